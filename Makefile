@@ -1,0 +1,68 @@
+# The habits of this repository. Every target does its own set-up on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+export AIRFLOW_HOME := $(CURDIR)
+export UV_PYTHON_DOWNLOADS := never
+export NO_COLOR_FOR_CI := 1
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+AIRFLOW := $(BIN)/airflow
+STAMP := .airflow/.setup-done
+
+.PHONY: help setup run test lint bench airflow clean
+
+help:
+	@echo "make run      set up, then run the ingest DAG once over seeds/ into data/tradewire.duckdb"
+	@echo "make test     set up, then run the test suite"
+	@echo "make lint     ruff (with Airflow AIR rules) and mypy"
+	@echo "make bench    throughput benchmarks (bench/)"
+	@echo "make airflow  scheduler, DAG processor, triggerer and UI on http://127.0.0.1:8080"
+
+# uv itself is bootstrapped with pip into .tools/, so a machine with only Python and make works.
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+$(STAMP): $(VENV)/.synced airflow.cfg
+	$(BIN)/python -m ingest.airflow_home
+	$(AIRFLOW) db migrate > .airflow/db-migrate.log 2>&1 || { cat .airflow/db-migrate.log; exit 1; }
+	$(AIRFLOW) pools set duckdb_writer 1 "One writer at a time: DuckDB allows one writing process per file" > /dev/null
+	@touch $@
+
+setup: $(STAMP)
+
+run: setup
+	@mkdir -p data
+	$(AIRFLOW) dags reserialize > /dev/null 2>&1
+	$(AIRFLOW) dags test trade_news_ingest > .airflow/last-run.log 2>&1 \
+		|| { tail -n 60 .airflow/last-run.log; echo "DAG run failed; full log in .airflow/last-run.log"; exit 1; }
+	@grep -E "DagRun Finished|state=" .airflow/last-run.log | tail -n 1 || true
+	$(BIN)/tradewire sql --db data/tradewire.duckdb "SELECT run_id, seen, new, updated, unchanged, failed FROM ingest_runs ORDER BY started_at DESC LIMIT 1"
+	$(BIN)/tradewire sql --db data/tradewire.duckdb "SELECT a.title, a.published_at, a.us_china, string_agg(t.topic || ' ' || round(t.score, 2), ', ' ORDER BY t.score DESC) AS topics FROM articles a LEFT JOIN article_topics t USING (article_id) GROUP BY ALL ORDER BY a.ingested_at DESC LIMIT 20"
+
+test: $(VENV)/.synced
+	$(BIN)/python -m ingest.airflow_home
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(VENV)/.synced
+	$(BIN)/python -m bench.run_bench $(BENCH_ARGS)
+
+airflow: setup
+	@echo "Airflow UI: http://127.0.0.1:8080  (user admin, password in .airflow/passwords.json)"
+	$(AIRFLOW) standalone
+
+clean:
+	rm -rf .airflow data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,77 @@
+"""Wiring only: every task body is one call into ingest/ or transforms/."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset, dag, get_current_context, task
+
+ARTICLES = Asset(name="tradewire_articles", uri="tradewire://duckdb/articles")
+
+DOC_MD = """
+### trade_news_ingest
+Discovers new or changed trade articles in the configured sources (the `seeds/` folder by
+default), extracts them with trafilatura, tags them for US–China topics with evidence, and lands
+them in DuckDB (`articles`, `article_topics`, `article_entities`, `ingest_runs`).
+
+* **discover** stages new or changed documents as batches under `TRADEWIRE_STAGING_ROOT`.
+* **extract** and **tag** are mapped over those batches; XCom carries only batch URLs.
+* **load** is the only task that writes the DuckDB file; it runs in the one-slot
+  `duckdb_writer` pool and commits one short transaction per batch, then emits the
+  `tradewire_articles` asset.
+
+Re-running over unchanged sources adds and changes nothing.
+"""
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+}
+
+
+@dag(
+    dag_id="trade_news_ingest",
+    schedule=timedelta(minutes=15),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    doc_md=DOC_MD,
+    tags=["tradewire", "ingest"],
+)
+def trade_news_ingest() -> None:
+    @task(multiple_outputs=True)
+    def discover() -> dict[str, Any]:
+        from ingest.orchestration import discover_for_run
+
+        return discover_for_run(get_current_context()["run_id"])
+
+    @task
+    def extract(batch: str) -> str:
+        from ingest.stages import extract_staged
+
+        return extract_staged(batch)
+
+    @task
+    def tag(batch: str) -> str:
+        from ingest.stages import tag_staged
+
+        return tag_staged(batch)
+
+    @task(pool="duckdb_writer", outlets=[ARTICLES], trigger_rule="none_failed")
+    def load(batches: list[str], seen: int, fresh: int) -> dict[str, int]:
+        from ingest.orchestration import load_for_run
+
+        context = get_current_context()
+        return load_for_run(list(batches), context["run_id"], seen, fresh,
+                            context["dag_run"].start_date, str(context["dag_run"].run_type))
+
+    found = discover()
+    tagged = tag.expand(batch=extract.expand(batch=found["batches"]))
+    load(tagged, found["seen"], found["fresh"])
+
+
+trade_news_ingest()

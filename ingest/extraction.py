@@ -1,0 +1,160 @@
+"""One extraction path for every source: bytes in, an Article with per-field provenance out."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+
+import trafilatura
+
+from ingest.encoding import decode_html
+from ingest.records import Article, SourceItem
+from ingest.textfile import parse_text_fixture, render_fixture_html
+from ingest.urls import article_id_for
+
+# Below this many words a page is navigation or an error page, not an article.
+MIN_WORDS = 5
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[^\W\d_\u3400-\u9fff\uf900-\ufaff]+(?:['’-][^\W\d_]+)*|\d+(?:[.,]\d+)*")
+
+
+def read_source_bytes(location: str) -> bytes:
+    """Raw bytes of a local document, un-gzipped when it is stored as .gz."""
+    data = Path(location).read_bytes()
+    return gzip.decompress(data) if location.endswith(".gz") else data
+
+
+def hash_bytes(data: bytes) -> str:
+    """Content address of raw bytes; unchanged documents are recognised by it."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def count_words(text: str) -> int:
+    """Words for Latin scripts plus one per CJK character, so Chinese counts are comparable."""
+    return len(_LATIN_WORD.findall(text)) + len(_CJK.findall(text))
+
+
+def hash_content(title: str | None, text: str) -> str:
+    """Hash of the normalised title and text: changes only when what readers see changes."""
+    normalised = unicodedata.normalize("NFKC", f"{title or ''}\n{text}")
+    normalised = re.sub(r"\s+", " ", normalised).strip().lower()
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of the text's language, or None when there is too little text to say."""
+    if len(text.strip()) < 20:
+        return None
+    import py3langid  # loaded lazily: its model takes a moment and only extraction needs it
+
+    lang, _score = py3langid.classify(text[:5000])
+    return str(lang)
+
+
+def extract_html(html: str, *, url: str | None) -> dict[str, object]:
+    """Run trafilatura on one page and return the fields we keep, None where it found nothing."""
+    doc = trafilatura.bare_extraction(
+        html, url=url, with_metadata=True, include_comments=False, include_tables=True
+    )
+    if doc is None:
+        return {}
+    return {
+        "title": doc.title,
+        "text": doc.text or "",
+        "author": doc.author,
+        "date": doc.date,
+        "language": doc.language,
+    }
+
+
+def strip_leading_title(text: str, title: str | None) -> str:
+    """Why: trafilatura keeps the <h1> as the first line, which repeats the title in the body."""
+    if not title:
+        return text
+    first, _, rest = text.partition("\n")
+    return rest.lstrip("\n") if first.strip() == title.strip() else text
+
+
+def extract_item(item: SourceItem) -> Article:
+    """Extract one discovered document; failures come back as an Article carrying `error`."""
+    provenance: dict[str, str] = {}
+    try:
+        raw = read_source_bytes(item.location)
+        if item.kind == "txt":
+            text_raw, _enc, rule = decode_html(raw, None)
+            html = render_fixture_html(parse_text_fixture(text_raw))
+            provenance["encoding"] = rule
+            page_kind = "text-fixture"
+        else:
+            html, _enc, rule = decode_html(raw, None)
+            provenance["encoding"] = rule
+            page_kind = "html"
+        fields = extract_html(html, url=item.url)
+    except Exception as exc:  # one bad document must not stop the batch
+        return _error_article(item, f"{type(exc).__name__}: {exc}")
+    text = str(fields.get("text") or "")
+    title = fields.get("title")
+    title_str = str(title) if title else None
+    text = strip_leading_title(text, title_str)
+    if count_words(text) < MIN_WORDS:
+        return _error_article(item, "no text extracted")
+    provenance["title"] = f"{page_kind}:trafilatura" if title_str else "none"
+    author = fields.get("author")
+    provenance["author"] = "trafilatura" if author else "none"
+    published = normalise_date(fields.get("date"))
+    provenance["published_at"] = "trafilatura" if published else "none"
+    language = detect_language(text)
+    provenance["language"] = "detected:py3langid" if language else "none"
+    return Article(
+        article_id=article_id_for(item.url or Path(item.location).resolve().as_uri()),
+        source=item.source,
+        location=item.location,
+        url=item.url,
+        title=title_str,
+        text=text,
+        author=str(author) if author else None,
+        published_at=published,
+        language=language,
+        word_count=count_words(text),
+        content_hash=hash_content(title_str, text),
+        raw_hash=item.raw_hash,
+        provenance=provenance,
+        discovered_at=item.discovered_at,
+    )
+
+
+def normalise_date(value: object) -> str | None:
+    """ISO 8601 (UTC when no zone is given) from what trafilatura returns, else None."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.isoformat()
+
+
+def _error_article(item: SourceItem, error: str) -> Article:
+    """An error row: keeps the document's identity so the failure is visible and retried later."""
+    return Article(
+        article_id=article_id_for(item.url or Path(item.location).resolve().as_uri()),
+        source=item.source,
+        location=item.location,
+        url=item.url,
+        title=None,
+        text="",
+        author=None,
+        published_at=None,
+        language=None,
+        word_count=0,
+        content_hash="",
+        raw_hash=item.raw_hash,
+        discovered_at=item.discovered_at,
+        error=error,
+    )

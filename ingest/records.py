@@ -1,0 +1,133 @@
+"""Typed records handed between pipeline stages (discover -> extract -> tag -> load)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One discovered document, before extraction: where it lives and what its bytes hash to."""
+
+    source: str  # the source it came from: a folder path or a feed URL
+    location: str  # file path or URL of the document itself
+    kind: str  # "txt", "html", "html.gz" or "feed-entry"
+    raw_hash: str  # sha256 of the raw bytes, so unchanged documents are skipped
+    url: str | None = None  # the article's public URL when known
+    discovered_at: str | None = None  # ISO 8601, when the source first showed it
+    feed_entry: dict[str, Any] | None = None  # title/summary/published/author/guid from a feed
+
+
+@dataclass(frozen=True)
+class Article:
+    """An extracted article: text and metadata, each metadata field with where it came from."""
+
+    article_id: str
+    source: str
+    location: str
+    url: str | None
+    title: str | None
+    text: str
+    author: str | None
+    published_at: str | None  # ISO 8601 or None
+    language: str | None
+    word_count: int
+    content_hash: str
+    raw_hash: str
+    provenance: dict[str, str] = field(default_factory=dict)  # field name -> rule that set it
+    discovered_at: str | None = None
+    error: str | None = None  # set when extraction failed; the row lands as an error row
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A matched span: offsets are into the article's `field` ("title" or "text")."""
+
+    text: str
+    start: int
+    end: int
+    field: str = "text"
+
+
+@dataclass(frozen=True)
+class TopicTag:
+    """One topic assigned to an article, with a score in [0, 1] and the spans that justify it."""
+
+    topic: str
+    score: float
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class EntityMention:
+    """An entity from the gazetteer found in an article, with how often it was mentioned."""
+
+    entity_id: str
+    name: str
+    kind: str
+    mentions: int
+
+
+@dataclass(frozen=True)
+class TagResult:
+    """Everything the tagger says about one article."""
+
+    us_china: bool
+    us_china_score: float
+    us_china_evidence: tuple[Evidence, ...]
+    topics: tuple[TopicTag, ...]
+    entities: tuple[EntityMention, ...]
+    taxonomy_version: str
+
+
+@dataclass(frozen=True)
+class TaggedArticle:
+    """An article with its tags: what the load stage writes."""
+
+    article: Article
+    tags: TagResult
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    """Turn a record into plain JSON-ready data for staging files."""
+    return asdict(record)
+
+
+def article_from_dict(data: dict[str, Any]) -> Article:
+    """Rebuild an Article from staged JSON, ignoring unknown keys from newer writers."""
+    names = {f.name for f in fields(Article)}
+    return Article(**{k: v for k, v in data.items() if k in names})
+
+
+def evidence_from_dict(data: dict[str, Any]) -> Evidence:
+    """Rebuild Evidence from staged JSON."""
+    return Evidence(
+        text=data["text"], start=data["start"], end=data["end"], field=data.get("field", "text")
+    )
+
+
+def tag_result_from_dict(data: dict[str, Any]) -> TagResult:
+    """Rebuild a TagResult from staged JSON."""
+    return TagResult(
+        us_china=bool(data["us_china"]),
+        us_china_score=float(data["us_china_score"]),
+        us_china_evidence=tuple(evidence_from_dict(e) for e in data["us_china_evidence"]),
+        topics=tuple(
+            TopicTag(
+                topic=t["topic"],
+                score=float(t["score"]),
+                evidence=tuple(evidence_from_dict(e) for e in t["evidence"]),
+            )
+            for t in data["topics"]
+        ),
+        entities=tuple(EntityMention(**e) for e in data["entities"]),
+        taxonomy_version=data["taxonomy_version"],
+    )
+
+
+def tagged_article_from_dict(data: dict[str, Any]) -> TaggedArticle:
+    """Rebuild a TaggedArticle from staged JSON."""
+    return TaggedArticle(
+        article=article_from_dict(data["article"]), tags=tag_result_from_dict(data["tags"])
+    )

@@ -1,0 +1,45 @@
+"""The one home of configuration: typed settings read from TRADEWIRE_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime settings; every field can be set as TRADEWIRE_<NAME> or in a .env file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRADEWIRE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    db: Path = REPO_ROOT / "data" / "tradewire.duckdb"
+    # A local folder by default; any fsspec URL (s3://bucket/prefix, gs://…) once workers
+    # run on several machines.
+    staging_root: str = str(REPO_ROOT / "data" / "staging")
+    sources_file: Path = REPO_ROOT / "seeds" / "sources.toml"
+    seeds_dir: Path = REPO_ROOT / "seeds"
+    state_dir: Path = REPO_ROOT / "data" / "state"
+    user_agent: str = "tradewire/0.1 (+https://github.com/tradewire/tradewire)"
+    contact_url: str = "https://github.com/tradewire/tradewire"
+    # Readers and writers wait this long for DuckDB's file lock instead of failing at once.
+    lock_wait_seconds: float = 60.0
+    batch_size: int = 100
+    workers: int = 0  # 0 = one extraction process per core
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings are read once per process; tests build their own Settings instead."""
+    return Settings()
+
+
+def resolve_db_path(cli_value: str | Path | None) -> Path:
+    """DB path precedence: --db, else TRADEWIRE_DB, else data/tradewire.duckdb."""
+    if cli_value:
+        return Path(cli_value)
+    return Settings().db

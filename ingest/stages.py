@@ -1,0 +1,70 @@
+"""The ingest pipeline cut at its staging boundaries, for orchestrators such as Airflow.
+
+Each function reads and writes batch files under the staging root and returns only their
+URLs and counts, so task hand-offs (XCom) never carry article bodies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ingest.pipeline import chunk, discover_items, extract_items, tag_articles, worker_count
+from ingest.records import SourceItem, TaggedArticle, article_from_dict, tagged_article_from_dict
+from ingest.staging import batch_url, read_jsonl, remove_run, write_jsonl
+from transforms.load import LoadCounts, RunInfo, finish_run, land_batches
+
+
+def discover_to_staging(
+    sources: Sequence[str], db_path: Path, staging_root: str, run_id: str, batch_size: int
+) -> dict[str, Any]:
+    """Find new or changed documents and stage them as batches of SourceItems."""
+    items, seen = discover_items(sources, db_path)
+    urls = [
+        write_jsonl(batch_url(staging_root, run_id, "discovered", i), (asdict(x) for x in batch))
+        for i, batch in enumerate(chunk(items, batch_size))
+    ]
+    return {"batches": urls, "seen": seen, "fresh": len(items)}
+
+
+def extract_staged(url: str, workers: int = 0) -> str:
+    """Extract one staged batch with every core; returns the URL of the extracted batch."""
+    items = [SourceItem(**row) for row in read_jsonl(url)]
+    articles = extract_items(items, worker_count(workers))
+    out = url.replace("/discovered-", "/extracted-")
+    return write_jsonl(out, (asdict(a) for a in articles))
+
+
+def tag_staged(url: str) -> str:
+    """Tag one extracted batch; returns the URL of the tagged batch."""
+    articles = [article_from_dict(row) for row in read_jsonl(url)]
+    out = url.replace("/extracted-", "/tagged-")
+    return write_jsonl(out, (asdict(t) for t in tag_articles(articles)))
+
+
+def _iter_tagged(urls: Sequence[str]) -> Iterator[list[TaggedArticle]]:
+    for url in urls:
+        yield [tagged_article_from_dict(row) for row in read_jsonl(url)]
+
+
+def load_staged(
+    urls: Sequence[str],
+    db_path: Path,
+    *,
+    run_id: str,
+    started_at: datetime,
+    seen: int,
+    fresh: int,
+    trigger: str,
+    staging_root: str | None = None,
+) -> dict[str, int]:
+    """Land every tagged batch of a run (each in its own short transaction) and record the run."""
+    counts = land_batches(db_path, _iter_tagged(urls), run_id)
+    counts = counts + LoadCounts(unchanged=seen - fresh)
+    finish_run(db_path, RunInfo(run_id, started_at, trigger), seen, counts)
+    if staging_root:
+        remove_run(staging_root, run_id)
+    return {"seen": seen, **asdict(counts)}

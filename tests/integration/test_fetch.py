@@ -1,0 +1,370 @@
+"""Fetcher behaviour against a real loopback HTTP server."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from ingest.fetch import Fetcher, validators_trustworthy
+from tests.integration.conftest import TEST_POLICY, LocalServer, send, static
+
+pytestmark = pytest.mark.timeout(30)
+
+MakeFetcher = Callable[..., Fetcher]
+
+
+def starts(server: LocalServer, prefix: str) -> list[float]:
+    """Arrival times of requests whose path starts with prefix, sorted."""
+    with server.lock:
+        return sorted(h.at for h in server.hits if h.path.startswith(prefix))
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+def test_200_then_304_cycles_with_etag(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    def feed(h: BaseHTTPRequestHandler) -> None:
+        if h.headers.get("If-None-Match") == '"v1"':
+            send(h, 304, headers={"ETag": '"v1"'})
+        else:
+            send(h, 200, b"<rss/>", {"ETag": '"v1"', "Last-Modified": "Mon, 02 Jun 2025 10:00:00 GMT"})
+
+    server.routes["/feed"] = feed
+    fetcher = make_fetcher()
+    first = fetcher.fetch(server.url("/feed"))
+    assert first.ok and first.status == 200 and first.body == b"<rss/>"
+    assert first.etag == '"v1"' and first.last_modified == "Mon, 02 Jun 2025 10:00:00 GMT"
+    for _ in range(2):
+        again = fetcher.fetch(server.url("/feed"), etag=first.etag, last_modified=first.last_modified)
+        assert again.ok and again.not_modified and again.status == 304 and again.body is None
+        assert again.etag == '"v1"' and again.last_modified == first.last_modified
+    sent = server.hits_for("/feed")[-1].headers
+    assert sent["If-None-Match"] == '"v1"'
+    assert sent["If-Modified-Since"] == "Mon, 02 Jun 2025 10:00:00 GMT"
+
+
+def test_304_by_last_modified_only(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    stamp = "Tue, 03 Jun 2025 08:00:00 GMT"
+
+    def feed(h: BaseHTTPRequestHandler) -> None:
+        if h.headers.get("If-Modified-Since") == stamp:
+            send(h, 304)
+        else:
+            send(h, 200, b"body", {"Last-Modified": stamp})
+
+    server.routes["/lm"] = feed
+    fetcher = make_fetcher()
+    first = fetcher.fetch(server.url("/lm"))
+    assert first.etag is None and first.last_modified == stamp
+    second = fetcher.fetch(server.url("/lm"), last_modified=first.last_modified)
+    assert second.not_modified and second.last_modified == stamp
+
+
+def test_lying_etag_returns_new_body(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    bodies = iter([b"version one", b"version two"])
+    server.routes["/liar"] = lambda h: send(h, 200, next(bodies), {"ETag": '"same"'})
+    fetcher = make_fetcher()
+    first = fetcher.fetch(server.url("/liar"))
+    second = fetcher.fetch(server.url("/liar"), etag=first.etag)
+    assert second.status == 200 and second.body == b"version two" and not second.not_modified
+    assert first.body is not None and second.body is not None
+    h1 = hashlib.sha256(first.body).hexdigest()
+    h2 = hashlib.sha256(second.body).hexdigest()
+    assert not validators_trustworthy(first.etag, h1, second.etag, h2)
+    assert validators_trustworthy(first.etag, h1, '"other"', h2)
+    assert validators_trustworthy(first.etag, h1, first.etag, h1)
+
+
+def test_429_with_retry_after_is_honoured(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    answers = iter([(429, {"Retry-After": "1"}), (200, {})])
+
+    def limited(h: BaseHTTPRequestHandler) -> None:
+        status, headers = next(answers)
+        send(h, status, b"ok" if status == 200 else b"slow down", headers)
+
+    server.routes["/limited"] = limited
+    result = make_fetcher().fetch(server.url("/limited"))
+    assert result.ok and result.body == b"ok"
+    page = [a for a in result.attempts if a.url.endswith("/limited")]
+    assert [(a.status, a.retry) for a in page] == [(429, 0), (200, 1)]
+    assert gaps(starts(server, "/limited"))[0] >= 0.95
+
+
+def test_retry_after_beyond_cap_is_not_waited(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    server.routes["/busy"] = static(b"busy", 503, {"Retry-After": "3600"})
+    t0 = time.monotonic()
+    result = make_fetcher().fetch(server.url("/busy"))
+    assert time.monotonic() - t0 < 1.0
+    assert result.error_class == "http_error" and result.status == 503
+    assert len(server.hits_for("/busy")) == 1
+
+
+def test_500_then_success(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    answers = iter([500, 502, 200])
+    server.routes["/flaky"] = lambda h: send(h, (s := next(answers)), b"fine" if s == 200 else b"oops")
+    result = make_fetcher().fetch(server.url("/flaky"))
+    assert result.ok and result.body == b"fine"
+    assert [a.status for a in result.attempts if a.url.endswith("/flaky")] == [500, 502, 200]
+
+
+def test_persistent_500_is_http_error(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    server.routes["/down"] = static(b"down", 500)
+    result = make_fetcher().fetch(server.url("/down"))
+    assert result.error_class == "http_error" and result.status == 500 and result.body is None
+    assert len(server.hits_for("/down")) == TEST_POLICY.max_attempts
+
+
+def test_read_timeout(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    def stall(h: BaseHTTPRequestHandler) -> None:
+        time.sleep(1.5)
+        send(h, 200, b"late")
+
+    server.routes["/stall"] = stall
+    fetcher = make_fetcher(replace(TEST_POLICY, read_timeout=0.3, max_attempts=2))
+    t0 = time.monotonic()
+    result = fetcher.fetch(server.url("/stall"))
+    assert result.error_class == "timeout"
+    assert [a.error_class for a in result.attempts if a.url.endswith("/stall")] == ["timeout"] * 2
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_slow_drip_hits_total_deadline(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    def drip(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/html")
+        h.end_headers()
+        for _ in range(60):  # 6 s in total, each byte well inside the read timeout
+            h.wfile.write(b"x")
+            h.wfile.flush()
+            time.sleep(0.1)
+
+    server.routes["/drip"] = drip
+    fetcher = make_fetcher(replace(TEST_POLICY, total_timeout=0.6, max_attempts=1))
+    t0 = time.monotonic()
+    result = fetcher.fetch(server.url("/drip"))
+    took = time.monotonic() - t0
+    assert result.error_class == "timeout" and "total" in (result.error or "")
+    assert 0.5 < took < 1.5
+
+
+def test_redirect_loop(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    server.routes["/a"] = static(b"", 302, {"Location": "/b"})
+    server.routes["/b"] = static(b"", 301, {"Location": server.url("/a?utm_source=loop")})
+    result = make_fetcher().fetch(server.url("/a"))
+    assert result.error_class == "redirect_loop"
+    assert len(server.hits_for("/a")) == 1 and len(server.hits_for("/b")) == 1
+
+
+def test_too_many_redirects(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    for i in range(10):
+        server.routes[f"/hop{i}"] = static(b"", 307, {"Location": f"/hop{i + 1}"})
+    result = make_fetcher().fetch(server.url("/hop0"))
+    assert result.error_class == "too_many_redirects"
+    assert len(starts(server, "/hop")) == TEST_POLICY.max_redirects + 1
+
+
+def test_redirect_followed_to_final_url(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    server.routes["/old"] = static(b"", 301, {"Location": "/new"})
+    server.routes["/new"] = static(b"here")
+    result = make_fetcher().fetch(server.url("/old"))
+    assert result.ok and result.final_url == server.url("/new") and result.body == b"here"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://localhost:{port}/x"],
+)
+def test_redirect_to_private_address_is_refused_before_connecting(
+    server: LocalServer, make_fetcher: MakeFetcher, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    target = target.format(port=server.port)
+    dialled: list[tuple[str, int]] = []
+    real_connect = socket.create_connection
+
+    def spy(address: tuple[str, int], *args: object, **kwargs: object) -> socket.socket:
+        dialled.append(address)
+        return real_connect(address, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "create_connection", spy)
+    server.routes["/go"] = static(b"", 302, {"Location": target})
+    result = make_fetcher().fetch(server.url("/go"))
+    assert result.error_class == "guard_refused"
+    assert result.final_url == target
+    assert {host for host, _ in dialled} == {"127.0.0.1"}  # only the allowed first hop
+    assert len(server.hits_for("/x")) == 0
+
+
+def test_bad_scheme(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    fetcher = make_fetcher()
+    assert fetcher.fetch("file:///etc/passwd").error_class == "bad_scheme"
+    server.routes["/ftp"] = static(b"", 302, {"Location": "ftp://127.0.0.1/x"})
+    assert fetcher.fetch(server.url("/ftp")).error_class == "bad_scheme"
+
+
+def test_oversize_body_with_content_length(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    server.routes["/big"] = static(b"a" * (200 * 1024))
+    result = make_fetcher().fetch(server.url("/big"))
+    assert result.error_class == "too_large" and result.body is None
+
+
+def test_oversize_body_streamed_without_length(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    def endless(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.end_headers()
+        for _ in range(100):  # 6.4 MiB if nobody stops reading
+            h.wfile.write(b"b" * 65536)
+
+    server.routes["/endless"] = endless
+    result = make_fetcher().fetch(server.url("/endless"))
+    assert result.error_class == "too_large"
+    page = [a for a in result.attempts if a.url.endswith("/endless")][0]
+    assert page.bytes <= TEST_POLICY.max_bytes + 70_000
+
+
+def test_gzip_bomb(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    bomb = gzip.compress(b"\0" * (20 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < TEST_POLICY.max_bytes
+    server.routes["/bomb"] = static(bomb, headers={"Content-Encoding": "gzip"})
+    result = make_fetcher().fetch(server.url("/bomb"))
+    assert result.error_class == "decompression_bomb" and result.body is None
+
+
+def test_gzip_body_is_decoded(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    server.routes["/gz"] = static(gzip.compress(b"<rss>small</rss>"), headers={"Content-Encoding": "gzip"})
+    result = make_fetcher().fetch(server.url("/gz"))
+    assert result.ok and result.body == b"<rss>small</rss>"
+    assert "gzip" in server.hits_for("/gz")[0].headers["Accept-Encoding"]
+
+
+def test_user_agent_names_project_and_contact(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    server.routes["/ua"] = static(b"ok")
+    make_fetcher().fetch(server.url("/ua"))
+    ua = server.hits_for("/ua")[0].user_agent or ""
+    assert "tradewire-test/0.1" in ua and "https://example.org/tradewire" in ua
+
+
+def test_robots_disallow(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    server.routes["/robots.txt"] = static(b"User-agent: *\nDisallow: /private\n", headers={"Content-Type": "text/plain"})
+    server.routes["/private/doc"] = static(b"secret")
+    server.routes["/public/doc"] = static(b"open")
+    fetcher = make_fetcher()
+    blocked = fetcher.fetch(server.url("/private/doc"))
+    assert blocked.error_class == "robots_disallowed"
+    assert fetcher.fetch(server.url("/public/doc")).body == b"open"
+    assert server.hits_for("/private/doc") == []
+    assert len(server.hits_for("/robots.txt")) == 1  # cached per host
+
+
+def test_robots_rules_for_our_token(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    server.routes["/robots.txt"] = static(b"User-agent: tradewire-test\nDisallow: /\n\nUser-agent: *\nAllow: /\n")
+    server.routes["/doc"] = static(b"x")
+    assert make_fetcher().fetch(server.url("/doc")).error_class == "robots_disallowed"
+
+
+def test_robots_5xx_disallows_and_4xx_allows(server: LocalServer, make_fetcher: MakeFetcher, tmp_path: Path) -> None:
+    server.routes["/robots.txt"] = static(b"", 503)
+    server.routes["/doc"] = static(b"x")
+    assert make_fetcher().fetch(server.url("/doc")).error_class == "robots_disallowed"
+    server.routes["/robots.txt"] = static(b"", 403)
+    assert make_fetcher(state_dir=tmp_path / "other").fetch(server.url("/doc")).body == b"x"
+
+
+def test_crawl_delay_is_respected(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    server.routes["/robots.txt"] = static(b"User-agent: *\nCrawl-delay: 0.3\n")
+    server.routes["/p"] = static(b"x")
+    fetcher = make_fetcher()
+    for _ in range(3):
+        assert fetcher.fetch(server.url("/p")).ok
+    assert min(gaps(starts(server, "/p"))) >= 0.28
+
+
+def test_politeness_two_fetchers_share_state_in_threads(
+    server: LocalServer, make_fetcher: MakeFetcher
+) -> None:
+    interval = 0.15
+    server.routes["/robots.txt"] = static(b"", 404)
+    server.routes["/t"] = static(b"x")
+    policy = replace(TEST_POLICY, min_interval=interval)
+    fetchers = [make_fetcher(policy), make_fetcher(policy)]
+
+    def run(f: Fetcher) -> None:
+        for i in range(4):
+            f.fetch(server.url(f"/t?i={i}"))
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in fetchers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    times = sorted(h.at for h in server.hits)  # robots.txt counts against the host too
+    assert len(times) == 2 + 8
+    assert min(gaps(times)) >= interval - 0.01
+
+
+def test_politeness_across_processes(server: LocalServer, tmp_path: Path) -> None:
+    interval = 0.2
+    server.routes["/p"] = static(b"x")
+    script = textwrap.dedent(
+        f"""
+        from dataclasses import replace
+        from ingest.fetch import Fetcher
+        from tests.integration.conftest import TEST_POLICY
+        with Fetcher(user_agent="tradewire-test/0.1", contact_url="https://example.org",
+                     state_dir={str(tmp_path / "shared")!r},
+                     policy=replace(TEST_POLICY, min_interval={interval}),
+                     allowed_hosts={{"127.0.0.1"}}) as f:
+            for i in range(3):
+                assert f.fetch({server.url("/p")!r} + "?i=%d" % i).ok
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=root) for _ in range(2)]
+    assert [p.wait(timeout=20) for p in procs] == [0, 0]
+    times = sorted(h.at for h in server.hits)
+    assert len(times) == 2 * (1 + 3)  # each process reads robots.txt once, then 3 pages
+    assert min(gaps(times)) >= interval - 0.01
+
+
+def test_at_most_two_in_flight_per_host(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+    active = 0
+    peak = 0
+    guard = threading.Lock()
+
+    def slow(h: BaseHTTPRequestHandler) -> None:
+        nonlocal active, peak
+        with guard:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.25)
+        with guard:
+            active -= 1
+        send(h, 200, b"x")
+
+    server.routes["/robots.txt"] = static(b"", 404)
+    server.routes["/slow"] = slow
+    policy = replace(TEST_POLICY, min_interval=0.01)
+    fetchers = [make_fetcher(policy) for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda f=f: [f.fetch(server.url(f"/slow?{i}")) for i in range(2)])
+        for f in fetchers
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert len(server.hits_for("/slow")) == 0  # paths carry a query; count by prefix instead
+    assert len(starts(server, "/slow")) == 6
+    assert peak == 2

@@ -1,0 +1,115 @@
+"""The one door to DuckDB: connections that wait for the file lock, and forward-only migrations."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from ingest.settings import get_settings
+
+MIGRATIONS_PACKAGE = "transforms.migrations"
+
+
+class DatabaseMissingError(RuntimeError):
+    """Raised when a reader asks for a database file that no run has created yet."""
+
+
+class DatabaseBusyError(RuntimeError):
+    """Raised when the file lock stayed taken for longer than the configured wait."""
+
+
+def _is_lock_conflict(exc: duckdb.Error) -> bool:
+    """DuckDB reports another process's lock as an IOException mentioning the lock."""
+    message = str(exc)
+    return "Could not set lock" in message or "Conflicting lock" in message
+
+
+def open_connection(
+    db_path: Path, *, read_only: bool, wait_seconds: float | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open the file, retrying with jittered backoff while another process holds the lock."""
+    if read_only and not db_path.exists():
+        raise DatabaseMissingError(
+            f"no database at {db_path}: create it with `make run` or `tradewire run --source seeds`"
+        )
+    if not read_only:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    budget = get_settings().lock_wait_seconds if wait_seconds is None else wait_seconds
+    deadline = time.monotonic() + budget
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(db_path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _is_lock_conflict(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseBusyError(
+                    f"{db_path} stayed locked by another process for {budget:.0f}s; "
+                    "retry later or raise TRADEWIRE_LOCK_WAIT_SECONDS"
+                ) from exc
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
+
+
+@contextmanager
+def connect(
+    db_path: Path, *, read_only: bool = True, wait_seconds: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Scoped connection; writers get the schema migrated before use."""
+    con = open_connection(db_path, read_only=read_only, wait_seconds=wait_seconds)
+    try:
+        if not read_only:
+            migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+def list_migrations() -> list[tuple[str, str]]:
+    """(name, sql) of every migration file, in the order their names sort."""
+    folder = resources.files(MIGRATIONS_PACKAGE)
+    found = [
+        (entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    ]
+    return sorted(found)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply migrations not yet recorded in schema_migrations, each in its own transaction."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
+    done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    applied = []
+    for name, sql in list_migrations():
+        if name in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Name of the newest applied migration, or None on an empty database."""
+    try:
+        row = con.execute("SELECT max(name) FROM schema_migrations").fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
