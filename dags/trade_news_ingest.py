@@ -43,8 +43,8 @@ DEFAULT_ARGS: dict[str, Any] = {
     tags=["tradewire", "ingest"],
 )
 def trade_news_ingest() -> None:
-    @task(multiple_outputs=True)
-    def discover() -> dict[str, Any]:
+    @task
+    def discover() -> list[str]:
         from ingest.orchestration import discover_for_run
 
         return discover_for_run(get_current_context()["run_id"])
@@ -62,16 +62,15 @@ def trade_news_ingest() -> None:
         return tag_staged(batch)
 
     @task(pool="duckdb_writer", outlets=[ARTICLES], trigger_rule="none_failed")
-    def load(batches: list[str], seen: int, fresh: int) -> dict[str, int]:
+    def load(batches: list[str]) -> dict[str, int]:
         from ingest.orchestration import load_for_run
 
         context = get_current_context()
-        return load_for_run(list(batches), context["run_id"], seen, fresh,
-                            context["dag_run"].start_date, str(context["dag_run"].run_type))
+        dag_run = context["dag_run"]
+        return load_for_run(list(batches), context["run_id"], dag_run.start_date,
+                            str(dag_run.run_type))
 
-    found = discover()
-    tagged = tag.expand(batch=extract.expand(batch=found["batches"]))
-    load(tagged, found["seen"], found["fresh"])
+    load(tag.expand(batch=extract.expand(batch=discover())))
 
 
 trade_news_ingest()

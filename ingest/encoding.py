@@ -31,7 +31,9 @@ BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 
-META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+META_CHARSET_RE = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
+)
 PRESCAN_BYTES = 4096
 HIGH_BYTE_RE = re.compile(rb"[\x80-\xff]")
 
@@ -106,15 +108,23 @@ def detect_encoding(body: bytes) -> str | None:
     """Guess the charset statistically when no declaration can be trusted."""
     if is_valid_utf8(body):
         return "utf-8"
-    best = from_bytes(body).best()
-    return normalize_encoding(best.encoding) if best is not None else None
+    matches = from_bytes(body)
+    best = matches.best()
+    if best is None:
+        return None
+    for match in matches:
+        # Short Latin text often ties between windows-125x tables; 1252 is the web's default.
+        tied = match.chaos == best.chaos and match.coherence == best.coherence
+        if tied and "cp1252" in match.could_be_from_charset:
+            return "cp1252"
+    return normalize_encoding(best.encoding)
 
 
 def decode_html(body: bytes, content_type_header: str | None) -> tuple[str, str, str]:
     """Decode a page and say which rule chose the encoding, so provenance can be recorded."""
-    for bom, encoding in BOMS:
+    for bom, bom_encoding in BOMS:
         if body.startswith(bom):
-            return body[len(bom) :].decode(encoding, "replace"), encoding, "bom"
+            return body[len(bom) :].decode(bom_encoding, "replace"), bom_encoding, "bom"
     for rule, label in (
         ("http-header", charset_from_header(content_type_header)),
         ("meta-charset", charset_from_meta(body)),

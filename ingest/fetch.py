@@ -22,7 +22,6 @@ import httpx
 from protego import Protego
 
 from ingest.guard import AddressGuard, GuardRefused, ResolutionFailed
-from ingest.urls import canonicalize_url
 
 LOG = logging.getLogger(__name__)
 
@@ -60,8 +59,8 @@ class FetchAttempt:
 
     url: str
     status: int | None
-    bytes: int
-    elapsed_ms: int
+    bytes: int  # body bytes read off the wire (compressed size when Content-Encoding is set)
+    elapsed_ms: int  # network time only; time queued for politeness is not counted
     error_class: str | None
     retry: int  # how many earlier attempts this URL had in this fetch (0 = first try)
     started_at: str  # ISO 8601, UTC
@@ -228,7 +227,9 @@ class GuardedNetworkBackend(httpcore.NetworkBackend):
         last_error: Exception | None = None
         for address in addresses:
             try:
-                return self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+                return self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         assert last_error is not None
@@ -282,16 +283,25 @@ class Fetcher:
         allowed_hosts: Iterable[str] = (),
     ) -> None:
         self.policy = policy or FetchPolicy()
-        self.user_agent = f"{user_agent} (+{contact_url})"
-        self.robots_token = user_agent.split("/", 1)[0].strip() or user_agent
+        # Settings may already carry the contact in the UA string; do not say it twice.
+        self.user_agent = (
+            user_agent if contact_url in user_agent else f"{user_agent} (+{contact_url})"
+        )
+        # robots.txt groups match on the product token alone ("tradewire"), per RFC 9309.
+        self.robots_token = re.split(r"[/\s(]", user_agent.strip(), maxsplit=1)[0] or user_agent
         self.guard = AddressGuard(allowed_hosts)
-        self.gate = HostGate(Path(state_dir), self.policy.max_in_flight, self.policy.slot_wait_timeout)
+        self.gate = HostGate(
+            Path(state_dir), self.policy.max_in_flight, self.policy.slot_wait_timeout
+        )
         self._robots: dict[str, _RobotsRules] = {}
         p = self.policy
         self.client = httpx.Client(
             transport=GuardedTransport(self.guard, httpx.Limits(max_connections=20)),
             timeout=httpx.Timeout(
-                connect=p.connect_timeout, read=p.read_timeout, write=p.read_timeout, pool=p.connect_timeout
+                connect=p.connect_timeout,
+                read=p.read_timeout,
+                write=p.read_timeout,
+                pool=p.connect_timeout,
             ),
             follow_redirects=False,  # every hop must pass the guard and robots again
             trust_env=False,  # an environment proxy would connect on our behalf, bypassing the guard
@@ -312,14 +322,18 @@ class Fetcher:
         """Release pooled connections."""
         self.client.close()
 
-    def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+    def fetch(
+        self, url: str, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
         """Fetch a URL following redirects by hand; errors come back as error_class, never raised."""
         attempts: list[FetchAttempt] = []
         try:
             return self._fetch(url, etag, last_modified, attempts)
         except Exception as exc:  # the contract is "never raises"; keep the evidence instead
             LOG.exception("unexpected fetch failure for %s", url)
-            return self._failure(url, url, "internal_error", f"{type(exc).__name__}: {exc}", attempts)
+            return self._failure(
+                url, url, "internal_error", f"{type(exc).__name__}: {exc}", attempts
+            )
 
     def _fetch(
         self, url: str, etag: str | None, last_modified: str | None, attempts: list[FetchAttempt]
@@ -330,30 +344,46 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         current = url
-        visited = {canonicalize_url(url)}
+        # Exact URLs, not canonical ones: sites legitimately redirect ?utm_x=… to the clean URL.
+        visited = {str(httpx.URL(url))}
         for _hop in range(self.policy.max_redirects + 1):
             decision = self.guard.check_url(current)
             if not decision.allowed:
-                return self._failure(url, current, decision.error_class or "guard_refused", decision.reason, attempts)
+                return self._failure(
+                    url, current, decision.error_class or "guard_refused", decision.reason, attempts
+                )
             allowed, crawl_delay = self._robots_verdict(current, attempts)
             if not allowed:
-                return self._failure(url, current, "robots_disallowed", "disallowed by robots.txt", attempts)
+                return self._failure(
+                    url, current, "robots_disallowed", "disallowed by robots.txt", attempts
+                )
             interval = max(self.policy.min_interval, crawl_delay)
             outcome = self._fetch_with_retries(current, headers, interval, attempts, max_body=None)
             if outcome.error_class is not None:
-                return self._failure(url, current, outcome.error_class, outcome.error, attempts, outcome)
+                return self._failure(
+                    url, current, outcome.error_class, outcome.error, attempts, outcome
+                )
             status = outcome.status
             if status in REDIRECT_STATUSES and outcome.headers.get("location"):
                 target = urljoin(current, outcome.headers["location"].strip())
-                canonical = canonicalize_url(target)
-                if canonical in visited:
-                    return self._failure(url, target, "redirect_loop", f"{current} -> {target}", attempts, outcome)
-                visited.add(canonical)
+                try:
+                    seen_as = str(httpx.URL(target))
+                except httpx.InvalidURL as exc:
+                    return self._failure(url, target, "bad_url", str(exc), attempts, outcome)
+                if seen_as in visited:
+                    return self._failure(
+                        url, target, "redirect_loop", f"{current} -> {target}", attempts, outcome
+                    )
+                visited.add(seen_as)
                 current = target
                 continue
             return self._success(url, current, outcome, etag, last_modified, attempts)
         return self._failure(
-            url, current, "too_many_redirects", f"more than {self.policy.max_redirects} redirects", attempts
+            url,
+            current,
+            "too_many_redirects",
+            f"more than {self.policy.max_redirects} redirects",
+            attempts,
         )
 
     def _success(
@@ -371,6 +401,8 @@ class Fetcher:
         error = None
         if status is not None and status >= 400:
             error_class, error = "http_error", f"HTTP {status}"
+            if outcome.headers.get("retry-after"):
+                error += f" (Retry-After: {outcome.headers['retry-after']})"
         return FetchResult(
             url=url,
             final_url=final_url,
@@ -378,7 +410,8 @@ class Fetcher:
             headers=outcome.headers,
             body=None if (not_modified or error_class) else outcome.body,
             etag=outcome.headers.get("etag") or (etag if not_modified else None),
-            last_modified=outcome.headers.get("last-modified") or (last_modified if not_modified else None),
+            last_modified=outcome.headers.get("last-modified")
+            or (last_modified if not_modified else None),
             error_class=error_class,
             error=error,
             attempts=tuple(attempts),
@@ -422,7 +455,9 @@ class Fetcher:
         while True:
             outcome = self._attempt(url, headers, retry, interval, max_body)
             attempts.append(outcome.attempt)
-            transient = outcome.error_class in RETRYABLE_ERRORS or outcome.status in RETRYABLE_STATUSES
+            transient = (
+                outcome.error_class in RETRYABLE_ERRORS or outcome.status in RETRYABLE_STATUSES
+            )
             if not transient or retry + 1 >= p.max_attempts:
                 return outcome
             delay = backoff_delay(retry, p.backoff_base, p.backoff_max)
@@ -483,7 +518,10 @@ class Fetcher:
                                 error = f"decoded body exceeds {p.max_decompressed_bytes} bytes"
                                 break
                             if time.monotonic() > deadline:
-                                error_class, error = "timeout", f"total time exceeded {p.total_timeout}s"
+                                error_class, error = (
+                                    "timeout",
+                                    f"total time exceeded {p.total_timeout}s",
+                                )
                                 break
                         downloaded = response.num_bytes_downloaded
         except PolitenessTimeout as exc:
@@ -504,14 +542,19 @@ class Fetcher:
         attempt = FetchAttempt(
             url=url,
             status=status,
-            bytes=max(downloaded, len(body)) if error_class else len(body),
+            bytes=downloaded,
             elapsed_ms=elapsed_ms,
             error_class=error_class,
             retry=retry,
             started_at=started_at,
         )
         return _Outcome(
-            attempt, status, response_headers, bytes(body) if error_class is None else None, error_class, error
+            attempt,
+            status,
+            response_headers,
+            bytes(body) if error_class is None else None,
+            error_class,
+            error,
         )
 
     def _robots_verdict(self, url: str, attempts: list[FetchAttempt]) -> tuple[bool, float]:
@@ -527,7 +570,9 @@ class Fetcher:
         if rules.parser is None:
             return rules.allow_all, 0.0
         delay = rules.parser.crawl_delay(self.robots_token) or 0.0
-        return rules.parser.can_fetch(url, self.robots_token), min(float(delay), self.policy.max_crawl_delay)
+        return rules.parser.can_fetch(url, self.robots_token), min(
+            float(delay), self.policy.max_crawl_delay
+        )
 
     def _load_robots(self, origin: str, attempts: list[FetchAttempt]) -> _RobotsRules:
         """Fetch robots.txt: 4xx means no rules (allow), 5xx or no answer means stay away for now."""
@@ -553,7 +598,9 @@ class Fetcher:
             if 400 <= status < 500 and status != 429:
                 return _RobotsRules(None, True, expires)
             return _RobotsRules(None, False, expires)
-        return _RobotsRules(None, True, expires)  # RFC 9309: give up after 5 hops and treat as absent
+        return _RobotsRules(
+            None, True, expires
+        )  # RFC 9309: give up after 5 hops and treat as absent
 
 
 def _declared_length(headers: dict[str, str]) -> int:

@@ -61,7 +61,9 @@ def is_forbidden_address(address: str) -> bool:
 class AddressGuard:
     """Checks schemes and resolved addresses against an allow-list of hosts."""
 
-    def __init__(self, allowed_hosts: Iterable[str] = (), resolver: Resolver = resolve_host) -> None:
+    def __init__(
+        self, allowed_hosts: Iterable[str] = (), resolver: Resolver = resolve_host
+    ) -> None:
         self.allowed_hosts = frozenset(h.strip().lower().strip("[]") for h in allowed_hosts)
         self._resolve = resolver
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from ingest.settings import Settings
 from ingest.stages import discover_to_staging, load_staged
@@ -14,7 +13,7 @@ def configured_sources(settings: Settings) -> list[str]:
     return [str(settings.seeds_dir)]
 
 
-def discover_for_run(run_id: str) -> dict[str, Any]:
+def discover_for_run(run_id: str) -> list[str]:
     """Discover for one orchestrated run, using the configured sources and staging root."""
     settings = Settings()
     return discover_to_staging(
@@ -24,12 +23,11 @@ def discover_for_run(run_id: str) -> dict[str, Any]:
 
 
 def load_for_run(
-    batches: list[str], run_id: str, seen: int, fresh: int,
-    started_at: datetime | None, trigger: str,
+    batches: list[str], run_id: str, started_at: datetime | None, trigger: str
 ) -> dict[str, int]:
     """Land one orchestrated run's tagged batches and clean its staging files."""
     settings = Settings()
     return load_staged(
         batches, settings.db, run_id=run_id, started_at=started_at or datetime.now(UTC),
-        seen=seen, fresh=fresh, trigger=trigger, staging_root=settings.staging_root,
+        trigger=trigger, staging_root=settings.staging_root,
     )

@@ -10,7 +10,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from ingest.pipeline import chunk, discover_items, extract_items, tag_articles, worker_count
 from ingest.records import SourceItem, TaggedArticle, article_from_dict, tagged_article_from_dict
@@ -20,14 +19,20 @@ from transforms.load import LoadCounts, RunInfo, finish_run, land_batches
 
 def discover_to_staging(
     sources: Sequence[str], db_path: Path, staging_root: str, run_id: str, batch_size: int
-) -> dict[str, Any]:
-    """Find new or changed documents and stage them as batches of SourceItems."""
+) -> list[str]:
+    """Stage new or changed documents as batches; the run's counts go to its manifest."""
     items, seen = discover_items(sources, db_path)
     urls = [
         write_jsonl(batch_url(staging_root, run_id, "discovered", i), (asdict(x) for x in batch))
         for i, batch in enumerate(chunk(items, batch_size))
     ]
-    return {"batches": urls, "seen": seen, "fresh": len(items)}
+    write_jsonl(manifest_url(staging_root, run_id), [{"seen": seen, "fresh": len(items)}])
+    return urls
+
+
+def manifest_url(staging_root: str, run_id: str) -> str:
+    """Where a run's discovery counts wait for its load task."""
+    return batch_url(staging_root, run_id, "manifest", 0)
 
 
 def extract_staged(url: str, workers: int = 0) -> str:
@@ -56,15 +61,14 @@ def load_staged(
     *,
     run_id: str,
     started_at: datetime,
-    seen: int,
-    fresh: int,
     trigger: str,
-    staging_root: str | None = None,
+    staging_root: str,
 ) -> dict[str, int]:
     """Land every tagged batch of a run (each in its own short transaction) and record the run."""
+    manifest = next(read_jsonl(manifest_url(staging_root, run_id)))
+    seen, fresh = int(manifest["seen"]), int(manifest["fresh"])
     counts = land_batches(db_path, _iter_tagged(urls), run_id)
     counts = counts + LoadCounts(unchanged=seen - fresh)
     finish_run(db_path, RunInfo(run_id, started_at, trigger), seen, counts)
-    if staging_root:
-        remove_run(staging_root, run_id)
+    remove_run(staging_root, run_id)
     return {"seen": seen, **asdict(counts)}

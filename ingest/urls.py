@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
+import string
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from courlan import extract_domain, normalize_url
@@ -45,6 +47,16 @@ TRACKING_PARAMS = frozenset(
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "oly_", "vero_", "at_")
 
 
+PERCENT_ESCAPE_RE = re.compile(r"%([0-9A-Fa-f]{2})")
+UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+
+
+def normalize_escape(match: re.Match[str]) -> str:
+    """Apply RFC 3986 6.2.2: decode escaped unreserved characters, upper-case the rest."""
+    char = chr(int(match.group(1), 16))
+    return char if char in UNRESERVED else "%" + match.group(1).upper()
+
+
 def is_tracking_param(name: str) -> bool:
     """Say whether a query parameter only tracks the reader and never selects content."""
     lowered = name.lower()
@@ -57,12 +69,17 @@ def canonicalize_url(url: str) -> str:
     parts = urlsplit(stripped)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return stripped
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
+    kept = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not is_tracking_param(k)
+    ]
     kept.sort()
     # courlan lower-cases scheme and host, drops default ports and normalises percent-escapes;
     # we hand it an empty query and fragment because the query policy above is ours.
     base = normalize_url(urlsplit(urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))))
     scheme, netloc, path, _, _ = urlsplit(base)
+    path = PERCENT_ESCAPE_RE.sub(normalize_escape, path)
     if not path:
         path = "/"
     return urlunsplit((scheme, netloc, path, urlencode(kept), ""))

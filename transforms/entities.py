@@ -8,13 +8,12 @@ import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 DEFAULT_GAZETTEER = Path(__file__).with_name("gazetteer.toml")
 
 # Latin terms must not run into neighbouring Latin letters or digits; CJK text has no such
 # boundaries, so CJK characters are allowed on either side of a Latin term ("美国Nvidia公司").
-_LATIN_BEFORE = r"(?<![0-9A-Za-z\u00C0-\u024F])"
 _LATIN_AFTER = r"(?![0-9A-Za-z\u00C0-\u024F])"
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2014"
@@ -29,12 +28,14 @@ def is_cjk(term: str) -> bool:
     return bool(_CJK.search(term))
 
 
+_NORMALIZE = str.maketrans({**{ch: "-" for ch in _HYPHENS}, "\u2019": "'"})
+
+
 def normalize_term(term: str, ignore_case: bool) -> str:
     """Give a term and every matched spelling of it the same dictionary key."""
-    key = _SPACE_RUN.sub(" ", term.strip())
-    for ch in _HYPHENS:
-        key = key.replace(ch, "-")
-    key = key.replace("\u2019", "'")
+    key = term.translate(_NORMALIZE)
+    if "  " in key or not key.isprintable() or key != key.strip():
+        key = _SPACE_RUN.sub(" ", key.strip())
     return key.lower() if ignore_case else key
 
 
@@ -73,9 +74,8 @@ def _node_regex(node: dict[str, Any]) -> str:
     return body
 
 
-@dataclass(frozen=True)
-class TermMatch(Generic[R]):
-    """One matched term occurrence and what it refers to."""
+class TermMatch(NamedTuple, Generic[R]):
+    """One matched term occurrence and what it refers to (a tuple: made per match, so cheap)."""
 
     start: int
     end: int
@@ -83,14 +83,19 @@ class TermMatch(Generic[R]):
 
 
 class TermMatcher(Generic[R]):
-    """Find many literal terms (Latin words and CJK substrings) in one regex pass."""
+    """Find many literal terms (Latin words and CJK substrings) quickly.
+
+    Python's regex engine tries every alternative at every position, so one big alternation
+    is slow; instead each Latin term is filed under its first word, only words that start some
+    term are tried, and only the terms sharing that first word are matched there.
+    """
 
     def __init__(self, entries: Iterable[tuple[str, bool, R]]) -> None:
         """Index (term, ignore_case, ref) entries; the same term may carry several refs."""
         exact: dict[str, list[R]] = {}
         folded: dict[str, list[R]] = {}
-        latin_ci: set[str] = set()
-        latin_cs: set[str] = set()
+        by_first_ci: dict[str, set[str]] = {}
+        by_first_cs: dict[str, set[str]] = {}
         cjk: set[str] = set()
         for term, ignore_case, ref in entries:
             if not term.strip():
@@ -99,38 +104,90 @@ class TermMatcher(Generic[R]):
             fold = ignore_case or cjk_term
             key = normalize_term(term, fold)
             (folded if fold else exact).setdefault(key, []).append(ref)
-            if cjk_term:
+            if _CJK.match(key):
                 cjk.add(key)
-            elif fold:
-                latin_ci.add(key)
-            else:
-                latin_cs.add(key)
-        parts: list[str] = []
-        latin: list[str] = []
-        if latin_ci:
-            latin.append("(?i:" + _trie_regex(latin_ci) + ")")
-        if latin_cs:
-            latin.append(_trie_regex(latin_cs))
-        if latin:
-            parts.append(_LATIN_BEFORE + "(?:" + "|".join(latin) + ")" + _LATIN_AFTER)
-        if cjk:
-            parts.append(_trie_regex(cjk))
+                continue
+            first = _TOKEN.match(key)
+            if first is None:
+                raise ValueError(f"term {term!r} must start with a letter, digit or CJK character")
+            (by_first_ci if fold else by_first_cs).setdefault(first.group(), set()).add(key)
         self._exact = {k: tuple(v) for k, v in exact.items()}
         self._folded = {k: tuple(v) for k, v in folded.items()}
-        self._regex = re.compile("|".join(parts)) if parts else None
+        self._first_ci = {k: _compile_latin(k, v, "0-9a-z") for k, v in by_first_ci.items()}
+        # Case-sensitive terms are filed under their lower-cased first word so that one word
+        # list of the lower-cased text serves both indexes; their regex still checks case.
+        first_cs: dict[str, list[re.Pattern[str]]] = {}
+        for k, v in by_first_cs.items():
+            first_cs.setdefault(k.lower(), []).append(_compile_latin(k, v, "0-9A-Za-z"))
+        self._first_cs = first_cs
+        self._cjk = re.compile(_trie_regex(cjk)) if cjk else None
 
-    def find(self, text: str) -> Iterator[TermMatch[R]]:
-        """Yield non-overlapping matches, longest term first at each position."""
-        if self._regex is None or not text:
+    def find(self, text: str, prepared: PreparedText | None = None) -> Iterator[TermMatch[R]]:
+        """Yield non-overlapping matches in text order, the longest term at each position."""
+        if not text:
             return
-        for m in self._regex.finditer(text):
-            found = m.group()
+        prep = prepared if prepared is not None else prepare_text(text)
+        spans = self._latin_spans(text, prep)
+        if self._cjk is not None:
+            spans.extend(m.span() for m in self._cjk.finditer(text))
+            spans.sort(key=lambda se: (se[0], -se[1]))
+        last_end = -1
+        for start, end in spans:
+            if start < last_end:
+                continue
+            found = text[start:end]
             refs = self._exact.get(normalize_term(found, False), ())
             folded = self._folded.get(normalize_term(found, True), ())
             if folded:
                 refs = refs + folded if refs else folded
             if refs:
-                yield TermMatch(m.start(), m.end(), refs)
+                last_end = end
+                yield TermMatch(start, end, refs)
+
+    def _latin_spans(self, text: str, prep: PreparedText) -> list[tuple[int, int]]:
+        """Latin matches: one fast literal scan per distinct first word the text contains."""
+        spans: list[tuple[int, int]] = []
+        for word in self._first_ci.keys() & prep.words:
+            spans.extend(m.span() for m in self._first_ci[word].finditer(prep.lowered))
+        for word in self._first_cs.keys() & prep.words:
+            for rx in self._first_cs[word]:
+                spans.extend(m.span() for m in rx.finditer(text))
+        spans.sort(key=lambda se: (se[0], -se[1]))
+        return spans
+
+
+_TOKEN = re.compile(r"[0-9a-zA-Z\u00C0-\u024F]+")
+
+
+@dataclass(frozen=True)
+class PreparedText:
+    """A field lower-cased and split into its distinct words, shared by several matchers."""
+
+    lowered: str
+    words: frozenset[str]
+
+
+def prepare_text(text: str) -> PreparedText:
+    """Lower-case a field and list its distinct words once per article."""
+    lowered = _lower_same_length(text)
+    return PreparedText(lowered, frozenset(_TOKEN.findall(lowered)))
+
+
+def _compile_latin(first: str, terms: Iterable[str], word_chars: str) -> re.Pattern[str]:
+    """Regex for the terms sharing a first word: the literal word first, so the engine can
+    search for it fast, then a look-behind that it starts a word, then the rest as a trie."""
+    rest = _trie_regex(term[len(first) :] for term in terms)
+    return re.compile(
+        re.escape(first) + f"(?<![{word_chars}]{re.escape(first)})" + f"(?:{rest})" + _LATIN_AFTER
+    )
+
+
+def _lower_same_length(text: str) -> str:
+    """Lower-case text without moving offsets (a few characters grow when lower-cased)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
 
 
 @dataclass(frozen=True)
@@ -144,8 +201,7 @@ class Entity:
     economic: bool  # acts in trade, finance or industry (not a bare country name)
 
 
-@dataclass(frozen=True)
-class EntityHit:
+class EntityHit(NamedTuple):
     """One occurrence of an entity in a field of the article."""
 
     entity: Entity
@@ -162,10 +218,10 @@ class Gazetteer:
     matcher: TermMatcher[str]
     content_hash: str
 
-    def find(self, text: str, field: str) -> list[EntityHit]:
+    def find(self, text: str, field: str, prepared: PreparedText | None = None) -> list[EntityHit]:
         """List entity occurrences in one field, in text order."""
         hits: list[EntityHit] = []
-        for m in self.matcher.find(text):
+        for m in self.matcher.find(text, prepared):
             for entity_id in dict.fromkeys(m.refs):
                 hits.append(EntityHit(self.entities[entity_id], m.start, m.end, field))
         return hits

@@ -58,11 +58,26 @@ def _evidence_json(evidence: Sequence[object]) -> str:
     return json.dumps([asdict(e) for e in evidence], ensure_ascii=False)  # type: ignore[call-overload]
 
 
+_S = pa.string()
+# Explicit, so an empty batch still has typed columns for DuckDB to compare against.
+ARTICLE_SCHEMA = pa.schema(
+    [
+        ("article_id", _S), ("source", _S), ("location", _S), ("url", _S), ("title", _S),
+        ("text", _S), ("author", _S), ("published_at", _S), ("language", _S),
+        ("word_count", pa.int32()), ("content_hash", _S), ("raw_hash", _S),
+        ("provenance", pa.map_(_S, _S)), ("us_china", pa.bool_()),
+        ("us_china_score", pa.float64()), ("us_china_evidence", _S),
+        ("taxonomy_version", _S), ("discovered_at", _S),
+        ("ingested_at", pa.timestamp("us", tz="UTC")), ("run_id", _S),
+    ]
+)
+
+
 def build_article_table(batch: Sequence[TaggedArticle], run_id: str, now: datetime) -> pa.Table:
     """Columnar copy of the batch, so DuckDB ingests it in one scan instead of row by row."""
     arts = [t.article for t in batch]
     tags = [t.tags for t in batch]
-    return pa.table(
+    return pa.Table.from_pydict(
         {
             "article_id": [a.article_id for a in arts],
             "source": [a.source for a in arts],
@@ -86,7 +101,8 @@ def build_article_table(batch: Sequence[TaggedArticle], run_id: str, now: dateti
             "discovered_at": [a.discovered_at for a in arts],
             "ingested_at": pa.array([now] * len(arts), pa.timestamp("us", tz="UTC")),
             "run_id": [run_id] * len(arts),
-        }
+        },
+        schema=ARTICLE_SCHEMA,
     )
 
 
@@ -120,7 +136,7 @@ def build_entity_table(batch: Sequence[TaggedArticle]) -> pa.Table:
 
 def build_error_table(errors: Sequence[Article], run_id: str, now: datetime) -> pa.Table:
     """Error rows for documents that could not be extracted."""
-    return pa.table(
+    return pa.Table.from_pydict(
         {
             "run_id": [run_id] * len(errors),
             "source": [a.source for a in errors],
@@ -129,7 +145,11 @@ def build_error_table(errors: Sequence[Article], run_id: str, now: datetime) -> 
             "stage": ["extract"] * len(errors),
             "error": [a.error or "unknown" for a in errors],
             "occurred_at": pa.array([now] * len(errors), pa.timestamp("us", tz="UTC")),
-        }
+        },
+        schema=pa.schema(
+            [("run_id", _S), ("source", _S), ("location", _S), ("raw_hash", _S), ("stage", _S),
+             ("error", _S), ("occurred_at", pa.timestamp("us", tz="UTC"))]
+        ),
     )
 
 
@@ -138,7 +158,8 @@ def land_batch(
 ) -> LoadCounts:
     """Upsert one batch inside a transaction: new and changed articles replace their tags."""
     now = datetime.now(UTC)
-    good = [t for t in batch if t.article.error is None]
+    # Last copy wins when one batch holds the same article twice (two URLs, one story).
+    good = list({t.article.article_id: t for t in batch if t.article.error is None}.values())
     errors = [t.article for t in batch if t.article.error is not None]
     incoming = build_article_table(good, run_id, now)  # noqa: F841 - read by DuckDB by name
     topics = build_topic_table(good)  # noqa: F841
@@ -146,14 +167,9 @@ def land_batch(
     error_rows = build_error_table(errors, run_id, now)  # noqa: F841
     con.execute("BEGIN TRANSACTION")
     try:
-        # Last copy wins when one batch holds the same article twice (two URLs, one story).
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE incoming_dedup AS "
-            "SELECT * FROM incoming QUALIFY row_number() OVER (PARTITION BY article_id) = 1"
-        )
         con.execute(
             "CREATE OR REPLACE TEMP TABLE changes AS "
-            "SELECT i.article_id, a.article_id IS NULL AS is_new FROM incoming_dedup i "
+            "SELECT i.article_id, a.article_id IS NULL AS is_new FROM incoming i "
             "LEFT JOIN articles a USING (article_id) "
             "WHERE a.article_id IS NULL OR a.content_hash <> i.content_hash "
             "OR a.taxonomy_version <> i.taxonomy_version OR a.raw_hash <> i.raw_hash "
@@ -166,7 +182,7 @@ def land_batch(
             "CAST(published_at AS TIMESTAMPTZ), language, word_count, content_hash, raw_hash, "
             "provenance, us_china, us_china_score, CAST(us_china_evidence AS JSON), "
             "taxonomy_version, CAST(discovered_at AS TIMESTAMPTZ), ingested_at, ingested_at, "
-            "run_id FROM incoming_dedup WHERE article_id IN (SELECT article_id FROM changes) "
+            "run_id FROM incoming WHERE article_id IN (SELECT article_id FROM changes) "
             f"ON CONFLICT (article_id) DO UPDATE SET {set_clause}"
         )
         for table, columns in (
@@ -191,9 +207,8 @@ def land_batch(
         con.execute("ROLLBACK")
         raise
     new, updated = (int(row[0]), int(row[1])) if row else (0, 0)
-    distinct = incoming.num_rows and len(set(incoming.column("article_id").to_pylist()))
     return LoadCounts(
-        new=new, updated=updated, unchanged=distinct - new - updated, failed=len(errors)
+        new=new, updated=updated, unchanged=len(good) - new - updated, failed=len(errors)
     )
 
 

@@ -1,0 +1,104 @@
+"""The real DAG, run by Airflow's dag.test() into a temporary DuckDB file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from transforms.database import connect
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def airflow_db() -> Iterator[None]:
+    """A migrated Airflow metadata DB (the throw-away one tests/conftest.py points at)."""
+    from airflow.models.pool import Pool
+    from airflow.utils.db import initdb
+
+    initdb()
+    Pool.create_or_update_pool("duckdb_writer", 1, "one DuckDB writer", include_deferred=False)
+    yield
+
+
+@pytest.fixture
+def ingest_dag(monkeypatch: pytest.MonkeyPatch, seed_folder: Path, db_path: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The DAG object with its settings pointed at a private seeds copy and DuckDB file."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("TRADEWIRE_SEEDS_DIR", str(seed_folder))
+    monkeypatch.setenv("TRADEWIRE_DB", str(db_path))
+    monkeypatch.setenv("TRADEWIRE_STAGING_ROOT", str(tmp_path / "staging"))
+    monkeypatch.setenv("TRADEWIRE_WORKERS", "2")
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags["trade_news_ingest"]
+
+
+def _snapshot(db_path: Path) -> list[tuple[object, ...]]:
+    with connect(db_path) as con:
+        return con.execute(
+            "SELECT a.article_id, a.title, a.content_hash, a.run_id, t.topic, t.score "
+            "FROM articles a LEFT JOIN article_topics t USING (article_id) ORDER BY 1, 5"
+        ).fetchall()
+
+
+def test_dag_lands_the_seed_then_is_idempotent_then_picks_up_changes(
+    airflow_db: None,
+    ingest_dag,
+    seed_folder: Path,
+    db_path: Path,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from airflow.utils.state import DagRunState
+
+    first = ingest_dag.test()
+    assert first.state == DagRunState.SUCCESS
+    with connect(db_path) as con:
+        titles = con.execute("SELECT title, us_china FROM articles").fetchall()
+        topics = {r[0] for r in con.execute("SELECT topic FROM article_topics").fetchall()}
+        run = con.execute("SELECT seen, new, updated, failed FROM ingest_runs").fetchall()
+    assert titles == [
+        ("U.S.-China Trade Talks Progress at Lancaster House Amid Ongoing Tensions", True)
+    ]
+    assert {"rare_earths", "export_controls", "trade_talks"} <= topics
+    assert run == [(1, 1, 0, 0)]
+    assert not any((tmp_path / "staging").rglob("*.jsonl")), "staging files are cleaned up"
+
+    before = _snapshot(db_path)
+    second = ingest_dag.test()
+    assert second.state == DagRunState.SUCCESS
+    assert _snapshot(db_path) == before
+    with connect(db_path) as con:
+        runs = con.execute(
+            "SELECT seen, new, updated, unchanged FROM ingest_runs ORDER BY started_at"
+        ).fetchall()
+    assert runs[-1] == (1, 0, 0, 1)
+
+    seed = next(seed_folder.glob("*.txt"))
+    seed.write_text(
+        seed.read_text(encoding="utf-8").replace(
+            "Lancaster House, located near", "Lancaster House in London, located near"
+        ),
+        encoding="utf-8",
+    )
+    (seed_folder / "new_article.txt").write_text(
+        "Soybean Purchases Resume After Trade Truce\n\nChinese importers booked several cargoes "
+        "of US soybeans this week after the tariff truce.\n\nTraders expect more farm purchases.\n",
+        encoding="utf-8",
+    )
+    third = ingest_dag.test()
+    assert third.state == DagRunState.SUCCESS
+    with connect(db_path) as con:
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (2,)
+        changed = con.execute(
+            "SELECT count(*) FROM articles WHERE text LIKE '%Lancaster House in London%'"
+        ).fetchone()
+        last = con.execute(
+            "SELECT seen, new, updated FROM ingest_runs ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
+    assert changed == (1,)
+    assert last == (2, 1, 1)
