@@ -46,7 +46,7 @@ run: setup
 		|| { tail -n 60 .airflow/last-run.log; echo "DAG run failed; full log in .airflow/last-run.log"; exit 1; }
 	@grep -E "DagRun Finished|state=" .airflow/last-run.log | tail -n 1 || true
 	$(BIN)/tradewire sql --db data/tradewire.duckdb "SELECT run_id, seen, new, updated, unchanged, failed FROM ingest_runs ORDER BY started_at DESC LIMIT 1"
-	$(BIN)/tradewire sql --db data/tradewire.duckdb "SELECT a.title, a.published_at, a.us_china, string_agg(t.topic || ' ' || round(t.score, 2), ', ' ORDER BY t.score DESC) AS topics FROM articles a LEFT JOIN article_topics t USING (article_id) GROUP BY ALL ORDER BY a.ingested_at DESC LIMIT 20"
+	$(BIN)/tradewire sql --db data/tradewire.duckdb "SELECT a.title, a.published_at, a.us_china, string_agg(t.topic || ' ' || round(t.score, 2), ', ' ORDER BY t.score DESC) AS topics FROM articles a LEFT JOIN article_topics t USING (article_id) GROUP BY a.article_id, a.title, a.published_at, a.us_china, a.ingested_at ORDER BY a.ingested_at DESC LIMIT 20"
 
 test: $(VENV)/.synced
 	$(BIN)/python -m ingest.airflow_home

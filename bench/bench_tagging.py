@@ -9,7 +9,9 @@ from pathlib import Path
 
 from transforms.tagging import load_tagger
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "articles" / "labeled-dev.jsonl"
+CORPUS = (
+    Path(__file__).resolve().parents[2] / "shared" / "corpus" / "articles" / "labeled-dev.jsonl"
+)
 TARGET = 1000.0  # articles per second
 ROUNDS = 20
 

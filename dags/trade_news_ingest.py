@@ -67,10 +67,11 @@ def trade_news_ingest() -> None:
 
         context = get_current_context()
         dag_run = context["dag_run"]
-        return load_for_run(list(batches), context["run_id"], dag_run.start_date,
-                            str(dag_run.run_type))
+        return load_for_run(
+            list(batches), context["run_id"], dag_run.start_date, str(dag_run.run_type)
+        )
 
-    load(tag.expand(batch=extract.expand(batch=discover())))
+    load(tag.expand(batch=extract.expand(batch=discover())))  # type: ignore[arg-type]
 
 
 trade_news_ingest()

@@ -26,7 +26,9 @@ def ensure_secrets(home: Path) -> list[Path]:
         path = folder / name
         if path.exists() and path.read_text().strip():
             continue
-        value = Fernet.generate_key().decode() if name == "fernet_key" else secrets.token_urlsafe(48)
+        value = (
+            Fernet.generate_key().decode() if name == "fernet_key" else secrets.token_urlsafe(48)
+        )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(value)

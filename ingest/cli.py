@@ -43,27 +43,39 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     fmt = argparse.RawDescriptionHelpFormatter
 
-    run = sub.add_parser("run", help="one ingest pass without Airflow", epilog=EPILOG_RUN,
-                         formatter_class=fmt)
-    run.add_argument("--source", action="append", required=True, metavar="SRC",
-                     help="a folder of .txt/.html/.html.gz articles (repeatable)")
+    run = sub.add_parser(
+        "run", help="one ingest pass without Airflow", epilog=EPILOG_RUN, formatter_class=fmt
+    )
+    run.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="SRC",
+        help="a folder of .txt/.html/.html.gz articles (repeatable)",
+    )
     run.add_argument("--db", help="DuckDB file (default: $TRADEWIRE_DB or data/tradewire.duckdb)")
     run.add_argument("--batch-size", type=int, default=None, help="documents per batch")
     run.add_argument("--workers", type=int, default=None, help="extraction processes (0 = cores)")
     run.set_defaults(func=cmd_run)
 
-    tag = sub.add_parser("tag", help="tag JSON Lines from stdin", epilog=EPILOG_TAG,
-                         formatter_class=fmt)
+    tag = sub.add_parser(
+        "tag", help="tag JSON Lines from stdin", epilog=EPILOG_TAG, formatter_class=fmt
+    )
     tag.set_defaults(func=cmd_tag)
 
-    extract = sub.add_parser("extract", help="extract one page or text file as JSON",
-                             epilog=EPILOG_EXTRACT, formatter_class=fmt)
+    extract = sub.add_parser(
+        "extract",
+        help="extract one page or text file as JSON",
+        epilog=EPILOG_EXTRACT,
+        formatter_class=fmt,
+    )
     extract.add_argument("path", help=".html, .html.gz or .txt file")
     extract.add_argument("--url", help="the page's public URL (improves metadata and identity)")
     extract.set_defaults(func=cmd_extract)
 
-    sql = sub.add_parser("sql", help="run a read-only SQL query", epilog=EPILOG_SQL,
-                         formatter_class=fmt)
+    sql = sub.add_parser(
+        "sql", help="run a read-only SQL query", epilog=EPILOG_SQL, formatter_class=fmt
+    )
     sql.add_argument("query", help="SQL text")
     sql.add_argument("--db", help="DuckDB file (default: $TRADEWIRE_DB or data/tradewire.duckdb)")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -111,8 +123,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if kind is None:
         raise CliError(f"unsupported file type {path.name!r}: use .html, .html.gz or .txt")
     item = SourceItem(
-        source="cli", location=str(path.resolve()), kind=kind,
-        raw_hash=hash_bytes(read_source_bytes(str(path))), url=args.url,
+        source="cli",
+        location=str(path.resolve()),
+        kind=kind,
+        raw_hash=hash_bytes(read_source_bytes(str(path))),
+        url=args.url,
     )
     article = extract_item(item)
     if article.error:

@@ -60,7 +60,7 @@ def extract_html(html: str, *, url: str | None) -> dict[str, object]:
     doc = trafilatura.bare_extraction(
         html, url=url, with_metadata=True, include_comments=False, include_tables=True
     )
-    if doc is None:
+    if doc is None or isinstance(doc, dict):
         return {}
     return {
         "title": doc.title,

@@ -39,6 +39,10 @@ def scan_folder(folder: Path) -> Iterator[SourceItem]:
             continue
         mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
         yield SourceItem(
-            source=str(root), location=location, kind=kind, raw_hash=raw_hash,
-            url=None, discovered_at=mtime,
+            source=str(root),
+            location=location,
+            kind=kind,
+            raw_hash=raw_hash,
+            url=None,
+            discovered_at=mtime,
         )

@@ -17,7 +17,10 @@ def discover_for_run(run_id: str) -> list[str]:
     """Discover for one orchestrated run, using the configured sources and staging root."""
     settings = Settings()
     return discover_to_staging(
-        configured_sources(settings), settings.db, settings.staging_root, run_id,
+        configured_sources(settings),
+        settings.db,
+        settings.staging_root,
+        run_id,
         settings.batch_size,
     )
 
@@ -28,6 +31,10 @@ def load_for_run(
     """Land one orchestrated run's tagged batches and clean its staging files."""
     settings = Settings()
     return load_staged(
-        batches, settings.db, run_id=run_id, started_at=started_at or datetime.now(UTC),
-        trigger=trigger, staging_root=settings.staging_root,
+        batches,
+        settings.db,
+        run_id=run_id,
+        started_at=started_at or datetime.now(UTC),
+        trigger=trigger,
+        staging_root=settings.staging_root,
     )

@@ -43,7 +43,7 @@ def render_fixture_html(fixture: TextFixture) -> str:
     title = html.escape(fixture.title)
     body = "\n".join(f"<p>{html.escape(p)}</p>" for p in fixture.paragraphs)
     return (
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
         f"<title>{title}</title></head><body><article><h1>{title}</h1>\n{body}\n"
         "</article></body></html>"
     )

@@ -17,7 +17,8 @@ WORST_SHOWN = 10
 class _Explains(Protocol):
     """What evaluation needs from a tagger: tags, plus near misses when it can give them."""
 
-    version: str
+    @property
+    def version(self) -> str: ...
 
     def tag(self, title: str | None, text: str) -> TagResult: ...
 
@@ -196,9 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m transforms.evaluation LABELED.jsonl", file=sys.stderr)
         return 2
-    worst = WORST_SHOWN
     report = evaluate(read_labeled(Path(args[0])), load_tagger())
-    print(format_report(report, worst))
+    print(format_report(report))
     return 0
 
 

@@ -62,13 +62,26 @@ _S = pa.string()
 # Explicit, so an empty batch still has typed columns for DuckDB to compare against.
 ARTICLE_SCHEMA = pa.schema(
     [
-        ("article_id", _S), ("source", _S), ("location", _S), ("url", _S), ("title", _S),
-        ("text", _S), ("author", _S), ("published_at", _S), ("language", _S),
-        ("word_count", pa.int32()), ("content_hash", _S), ("raw_hash", _S),
-        ("provenance", pa.map_(_S, _S)), ("us_china", pa.bool_()),
-        ("us_china_score", pa.float64()), ("us_china_evidence", _S),
-        ("taxonomy_version", _S), ("discovered_at", _S),
-        ("ingested_at", pa.timestamp("us", tz="UTC")), ("run_id", _S),
+        ("article_id", _S),
+        ("source", _S),
+        ("location", _S),
+        ("url", _S),
+        ("title", _S),
+        ("text", _S),
+        ("author", _S),
+        ("published_at", _S),
+        ("language", _S),
+        ("word_count", pa.int32()),
+        ("content_hash", _S),
+        ("raw_hash", _S),
+        ("provenance", pa.map_(_S, _S)),
+        ("us_china", pa.bool_()),
+        ("us_china_score", pa.float64()),
+        ("us_china_evidence", _S),
+        ("taxonomy_version", _S),
+        ("discovered_at", _S),
+        ("ingested_at", pa.timestamp("us", tz="UTC")),
+        ("run_id", _S),
     ]
 )
 
@@ -109,15 +122,21 @@ def build_article_table(batch: Sequence[TaggedArticle], run_id: str, now: dateti
 def build_topic_table(batch: Sequence[TaggedArticle]) -> pa.Table:
     """One row per (article, topic) with its evidence as JSON."""
     rows = [
-        (t.article.article_id, tag.topic, tag.score, _evidence_json(tag.evidence),
-         t.tags.taxonomy_version)
+        (
+            t.article.article_id,
+            tag.topic,
+            tag.score,
+            _evidence_json(tag.evidence),
+            t.tags.taxonomy_version,
+        )
         for t in batch
         for tag in t.tags.topics
     ]
     names = ["article_id", "topic", "score", "evidence", "taxonomy_version"]
-    return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)},
-                    schema=pa.schema([(n, pa.float64() if n == "score" else pa.string())
-                                      for n in names]))
+    return pa.table(
+        {n: [r[i] for r in rows] for i, n in enumerate(names)},
+        schema=pa.schema([(n, pa.float64() if n == "score" else pa.string()) for n in names]),
+    )
 
 
 def build_entity_table(batch: Sequence[TaggedArticle]) -> pa.Table:
@@ -128,9 +147,7 @@ def build_entity_table(batch: Sequence[TaggedArticle]) -> pa.Table:
         for e in t.tags.entities
     ]
     names = ["article_id", "entity_id", "name", "kind", "mentions"]
-    schema = pa.schema(
-        [(n, pa.int32() if n == "mentions" else pa.string()) for n in names]
-    )
+    schema = pa.schema([(n, pa.int32() if n == "mentions" else pa.string()) for n in names])
     return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}, schema=schema)
 
 
@@ -147,8 +164,15 @@ def build_error_table(errors: Sequence[Article], run_id: str, now: datetime) -> 
             "occurred_at": pa.array([now] * len(errors), pa.timestamp("us", tz="UTC")),
         },
         schema=pa.schema(
-            [("run_id", _S), ("source", _S), ("location", _S), ("raw_hash", _S), ("stage", _S),
-             ("error", _S), ("occurred_at", pa.timestamp("us", tz="UTC"))]
+            [
+                ("run_id", _S),
+                ("source", _S),
+                ("location", _S),
+                ("raw_hash", _S),
+                ("stage", _S),
+                ("error", _S),
+                ("occurred_at", pa.timestamp("us", tz="UTC")),
+            ]
         ),
     )
 
@@ -190,17 +214,14 @@ def land_batch(
             ("article_entities", "article_id, entity_id, name, kind, mentions"),
         ):
             source = "topics" if table == "article_topics" else "entities"
-            con.execute(
-                f"DELETE FROM {table} WHERE article_id IN (SELECT article_id FROM changes)"
-            )
+            con.execute(f"DELETE FROM {table} WHERE article_id IN (SELECT article_id FROM changes)")
             con.execute(
                 f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source} "
                 "WHERE article_id IN (SELECT article_id FROM changes)"
             )
         con.execute("INSERT INTO ingest_errors SELECT * FROM error_rows")
         row = con.execute(
-            "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) "
-            "FROM changes"
+            "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM changes"
         ).fetchone()
         con.execute("COMMIT")
     except Exception:
@@ -212,17 +233,23 @@ def land_batch(
     )
 
 
-def record_run(
-    con: duckdb.DuckDBPyConnection, run: RunInfo, seen: int, counts: LoadCounts
-) -> None:
+def record_run(con: duckdb.DuckDBPyConnection, run: RunInfo, seen: int, counts: LoadCounts) -> None:
     """One ingest_runs row per run; a retried load overwrites its own row, never duplicates it."""
     con.execute(
         "INSERT INTO ingest_runs (run_id, started_at, finished_at, seen, new, updated, unchanged,"
         " failed, trigger) VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE "
         "SET finished_at = excluded.finished_at, seen = excluded.seen, new = excluded.new, "
         "updated = excluded.updated, unchanged = excluded.unchanged, failed = excluded.failed",
-        [run.run_id, run.started_at, seen, counts.new, counts.updated, counts.unchanged,
-         counts.failed, run.trigger],
+        [
+            run.run_id,
+            run.started_at,
+            seen,
+            counts.new,
+            counts.updated,
+            counts.unchanged,
+            counts.failed,
+            run.trigger,
+        ],
     )
 
 

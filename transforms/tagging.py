@@ -55,8 +55,53 @@ LEDE_MIN_CJK_CHARS = 15
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+|[。！？!?；]+[”’」』\"')）]*\s*")
 _NEXT_STARTS_SENTENCE = re.compile(r"[\"'“‘(\[]?[A-Z0-9\u4e00-\u9fff]")
 _ABBREVIATIONS = frozenset(
-    "u.s u.k u.n e.u mr mrs ms dr st jan feb mar apr jun jul aug sep sept oct nov dec inc corp co "
-    "ltd gov sen rep gen no vs e.g i.e jr sr prof lt col capt fig p.m a.m dept est approx".split()
+    [
+        "u.s",
+        "u.k",
+        "u.n",
+        "e.u",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "inc",
+        "corp",
+        "co",
+        "ltd",
+        "gov",
+        "sen",
+        "rep",
+        "gen",
+        "no",
+        "vs",
+        "e.g",
+        "i.e",
+        "jr",
+        "sr",
+        "prof",
+        "lt",
+        "col",
+        "capt",
+        "fig",
+        "p.m",
+        "a.m",
+        "dept",
+        "est",
+        "approx",
+    ]
 )
 _WORD = re.compile(r"[A-Za-z0-9]+|[\u4e00-\u9fff]")
 _CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
@@ -183,7 +228,9 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
         pattern_roles.setdefault(topic, {})[name] = role
         alternatives.setdefault(topic, []).append(f"(?P<{name}>{pattern})")
     compiled = {
-        topic: re.compile(r"(?<![0-9A-Za-z])(?:" + "|".join(alts) + r")(?![0-9A-Za-z])", re.IGNORECASE)
+        topic: re.compile(
+            r"(?<![0-9A-Za-z])(?:" + "|".join(alts) + r")(?![0-9A-Za-z])", re.IGNORECASE
+        )
         for topic, alts in alternatives.items()
     }
     return Taxonomy(
@@ -241,7 +288,9 @@ def split_sentences(text: str, field: str = "text", paragraph_base: int = 0) -> 
                     continue
             stop = end.end()
             if text[cursor:stop].strip():
-                sentences.append(_make_sentence(text, field, cursor, stop, paragraph_base + p_index))
+                sentences.append(
+                    _make_sentence(text, field, cursor, stop, paragraph_base + p_index)
+                )
             cursor = stop
         if text[cursor:p_end].strip():
             sentences.append(_make_sentence(text, field, cursor, p_end, paragraph_base + p_index))
@@ -261,7 +310,7 @@ def _is_real_sentence(text: str) -> bool:
     """A lede candidate is prose, not a byline, date line or photo credit."""
     if len(_CJK_CHAR.findall(text)) >= LEDE_MIN_CJK_CHARS:
         return True
-    return _word_count(text) >= LEDE_MIN_WORDS and text.rstrip()[-1:] in ".!?\"”’。！？)"
+    return _word_count(text) >= LEDE_MIN_WORDS and text.rstrip()[-1:] in '.!?"”’。！？)'
 
 
 def segment_article(title: str | None, text: str) -> list[Sentence]:
@@ -328,7 +377,8 @@ class Tagger:
             name: [s.start for s in sentences if s.field == name] for name in ("title", "text")
         }
         offsets = {
-            name: [i for i, s in enumerate(sentences) if s.field == name] for name in ("title", "text")
+            name: [i for i, s in enumerate(sentences) if s.field == name]
+            for name in ("title", "text")
         }
 
         def locate(name: str, pos: int) -> int | None:
@@ -386,8 +436,7 @@ class Tagger:
             value = fields[s.field]
             for topic in self.taxonomy.patterns:
                 if topic not in f.refs and not (
-                    topic == FOCUS_TOPIC
-                    or _search(self.taxonomy.rules[topic].context, value, s)
+                    topic == FOCUS_TOPIC or _search(self.taxonomy.rules[topic].context, value, s)
                 ):
                     continue
                 rx = self.taxonomy.patterns[topic]
@@ -466,9 +515,7 @@ class Tagger:
             focus = FOCUS_TOPIC in facts[i].refs
             for topic, hits in keep.items():
                 is_list = topic in listed
-                if s.head:
-                    weight = HEAD_WEIGHT
-                elif (s.lede or focus) and not is_list:
+                if s.head or (s.lede or focus) and not is_list:
                     weight = HEAD_WEIGHT
                 elif s.lede or focus:
                     weight = BODY_WEIGHT
@@ -633,7 +680,12 @@ def load_tagger(taxonomy_path: Path | None = None, gazetteer_path: Path | None =
 
 def evidence_to_dict(evidence: Evidence) -> dict[str, Any]:
     """Serialise one evidence span for JSON output."""
-    return {"text": evidence.text, "start": evidence.start, "end": evidence.end, "field": evidence.field}
+    return {
+        "text": evidence.text,
+        "start": evidence.start,
+        "end": evidence.end,
+        "field": evidence.field,
+    }
 
 
 def tag_result_to_dict(result: TagResult) -> dict[str, Any]:
@@ -643,7 +695,11 @@ def tag_result_to_dict(result: TagResult) -> dict[str, Any]:
         "us_china_score": result.us_china_score,
         "us_china_evidence": [evidence_to_dict(e) for e in result.us_china_evidence],
         "topics": [
-            {"topic": t.topic, "score": t.score, "evidence": [evidence_to_dict(e) for e in t.evidence]}
+            {
+                "topic": t.topic,
+                "score": t.score,
+                "evidence": [evidence_to_dict(e) for e in t.evidence],
+            }
             for t in result.topics
         ],
         "entities": [

@@ -57,8 +57,12 @@ print(json.dumps(events))
 def test_dag_files_do_no_io_at_parse_time() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(DAGS)], capture_output=True, text=True, env=env,
-        timeout=300, check=True,
+        [sys.executable, "-c", _PROBE, str(DAGS)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
     )
     events = json.loads(out.stdout.strip().splitlines()[-1])
     assert events == []
@@ -69,8 +73,12 @@ def test_the_probe_would_catch_io(tmp_path: Path) -> None:
     noisy.write_text("open(__file__.replace('.py', '.txt'), 'w').write('x')\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(tmp_path)], capture_output=True, text=True, env=env,
-        timeout=300, check=True,
+        [sys.executable, "-c", _PROBE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
     )
     assert any("noisy_dag.txt" in e for e in json.loads(out.stdout.strip().splitlines()[-1]))
 

@@ -17,11 +17,16 @@ from transforms.database import (
 
 def test_migrations_create_the_contract_tables(db_path: Path) -> None:
     with connect(db_path, read_only=False) as con:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         assert {"articles", "article_topics", "article_entities", "ingest_runs"} <= tables
-        cols = {r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'article_topics'"
-        ).fetchall()}
+        cols = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'article_topics'"
+            ).fetchall()
+        }
         assert {"article_id", "topic", "score", "evidence", "taxonomy_version"} <= cols
         assert schema_version(con) == list_migrations()[-1][0]
 
@@ -34,7 +39,10 @@ def test_migrate_twice_applies_nothing_the_second_time(db_path: Path) -> None:
 
 
 def test_reader_on_missing_file_names_the_command_that_creates_it(tmp_path: Path) -> None:
-    with pytest.raises(DatabaseMissingError, match="tradewire run"), connect(tmp_path / "no.duckdb"):
+    with (
+        pytest.raises(DatabaseMissingError, match="tradewire run"),
+        connect(tmp_path / "no.duckdb"),
+    ):
         pass
 
 
@@ -67,8 +75,9 @@ def test_reader_gives_up_with_a_clear_error_after_its_budget(db_path: Path) -> N
         pass
     proc = _hold_write_lock(db_path, 3.0)
     try:
-        with pytest.raises(DatabaseBusyError, match="TRADEWIRE_LOCK_WAIT_SECONDS"), connect(
-            db_path, read_only=True, wait_seconds=0.3
+        with (
+            pytest.raises(DatabaseBusyError, match="TRADEWIRE_LOCK_WAIT_SECONDS"),
+            connect(db_path, read_only=True, wait_seconds=0.3),
         ):
             pass
     finally:

@@ -26,8 +26,12 @@ class FakeTagger:
         us_china, topics = self.answers[title or ""]
         ev = (Evidence(text[:4], 0, 4, "text"),)
         return TagResult(
-            us_china, 1.0 if us_china else 0.0, ev if us_china else (),
-            tuple(TopicTag(t, 0.9, ev) for t in topics), (), self.version,
+            us_china,
+            1.0 if us_china else 0.0,
+            ev if us_china else (),
+            tuple(TopicTag(t, 0.9, ev) for t in topics),
+            (),
+            self.version,
         )
 
 
@@ -35,7 +39,13 @@ def test_counts_precision_recall_f1(tmp_path: Path) -> None:
     labeled = tmp_path / "labeled.jsonl"
     rows = [
         {"id": "1", "title": "a", "text": "text one", "us_china": True, "topics": ["tariffs"]},
-        {"id": "2", "title": "b", "text": "text two", "us_china": False, "topics": ["tariffs", "currency"]},
+        {
+            "id": "2",
+            "title": "b",
+            "text": "text two",
+            "us_china": False,
+            "topics": ["tariffs", "currency"],
+        },
         {"id": "3", "title": "c", "text": "text three", "us_china": True, "topics": []},
     ]
     labeled.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
@@ -64,8 +74,15 @@ def test_counts_precision_recall_f1(tmp_path: Path) -> None:
 
 
 def test_real_tagger_reports_near_misses() -> None:
-    rows = [{"id": "x", "title": "Port news", "text": "Soybeans were loaded.", "us_china": False,
-             "topics": ["agriculture"]}]
+    rows = [
+        {
+            "id": "x",
+            "title": "Port news",
+            "text": "Soybeans were loaded.",
+            "us_china": False,
+            "topics": ["agriculture"],
+        }
+    ]
     report = evaluate(rows, load_tagger())
     miss = next(m for m in report.mistakes if m.label == "agriculture")
     assert miss.kind == "FN" and miss.evidence and 0 < miss.score < 0.5

@@ -12,15 +12,20 @@ REPO = Path(__file__).resolve().parents[2]
 def _item(path: Path, url: str | None = None) -> SourceItem:
     data = path.read_bytes()
     return SourceItem(
-        source=str(path.parent), location=str(path), kind=document_kind(path) or "",
-        raw_hash=hash_bytes(data), url=url,
+        source=str(path.parent),
+        location=str(path),
+        kind=document_kind(path) or "",
+        raw_hash=hash_bytes(data),
+        url=url,
     )
 
 
 def test_seed_text_fixture_extracts_without_title_repeat_or_chrome() -> None:
     article = extract_item(_item(REPO / "seeds" / "000_5cae3edb08e907fb.txt"))
     assert article.error is None
-    assert article.title == "U.S.-China Trade Talks Progress at Lancaster House Amid Ongoing Tensions"
+    assert (
+        article.title == "U.S.-China Trade Talks Progress at Lancaster House Amid Ongoing Tensions"
+    )
     assert not article.text.startswith(article.title)
     assert article.title not in article.text
     assert not article.text.rstrip().endswith("Tags")

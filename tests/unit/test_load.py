@@ -5,17 +5,29 @@ from transforms.database import connect
 from transforms.load import land_batch, land_batches
 
 
-def _tagged(article_id: str, text: str, topics: tuple[str, ...] = ("tariffs",),
-            error: str | None = None) -> TaggedArticle:
+def _tagged(
+    article_id: str, text: str, topics: tuple[str, ...] = ("tariffs",), error: str | None = None
+) -> TaggedArticle:
     article = Article(
-        article_id=article_id, source="test", location=f"/x/{article_id}.txt", url=None,
-        title=f"Title {article_id}", text=text, author=None,
-        published_at="2025-06-01T00:00:00+00:00", language="en", word_count=len(text.split()),
-        content_hash=f"h-{text}", raw_hash=f"r-{text}", provenance={"title": "test"},
+        article_id=article_id,
+        source="test",
+        location=f"/x/{article_id}.txt",
+        url=None,
+        title=f"Title {article_id}",
+        text=text,
+        author=None,
+        published_at="2025-06-01T00:00:00+00:00",
+        language="en",
+        word_count=len(text.split()),
+        content_hash=f"h-{text}",
+        raw_hash=f"r-{text}",
+        provenance={"title": "test"},
         error=error,
     )
     tags = TagResult(
-        us_china=True, us_china_score=0.9, us_china_evidence=(Evidence("US", 0, 2),),
+        us_china=True,
+        us_china_score=0.9,
+        us_china_evidence=(Evidence("US", 0, 2),),
         topics=tuple(TopicTag(t, 0.8, (Evidence(t, 0, len(t)),)) for t in topics),
         entities=(EntityMention("scott_bessent", "Scott Bessent", "person", 2),),
         taxonomy_version="test-1",
@@ -50,7 +62,9 @@ def test_changed_article_replaces_its_row_and_topics(db_path: Path) -> None:
     counts = land_batches(db_path, [[_tagged("a", "new text", ("sanctions",))]], "run-2")
     assert (counts.new, counts.updated) == (0, 1)
     with connect(db_path) as con:
-        assert con.execute("SELECT text, run_id FROM articles").fetchall() == [("new text", "run-2")]
+        assert con.execute("SELECT text, run_id FROM articles").fetchall() == [
+            ("new text", "run-2")
+        ]
         assert con.execute("SELECT topic FROM article_topics").fetchall() == [("sanctions",)]
         first, last = con.execute(
             "SELECT first_ingested_at, ingested_at FROM articles"

@@ -148,7 +148,9 @@ def test_single_body_mention_is_not_tagged_but_two_are() -> None:
 
 def test_chinese_simplified() -> None:
     title = "美国对华为实施新的出口管制"
-    text = "美国商务部周二宣布，将对华为实施更严格的出口管制，限制其获取先进芯片。中方表示坚决反对！"
+    text = (
+        "美国商务部周二宣布，将对华为实施更严格的出口管制，限制其获取先进芯片。中方表示坚决反对！"
+    )
     result = tag(title, text)
     assert {"export_controls", "semiconductors"} <= topics(result)
     assert result.us_china
