@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import (
+    Asset,
+    AssetOrTimeSchedule,
+    AssetWatcher,
+    CronTriggerTimetable,
+    dag,
+    get_current_context,
+    task,
+)
+
+from ingest.inbox import InboxTrigger
 
 ARTICLES = Asset(name="tradewire_articles", uri="tradewire://duckdb/articles")
+
+# Path arithmetic and an environment lookup only: DAG parsing must not touch the disk.
+INBOX_DIR = os.environ.get("TRADEWIRE_SEEDS_DIR") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "seeds"
+)
+INBOX = Asset(
+    name="tradewire_inbox",
+    uri="tradewire://inbox/seeds",
+    watchers=[AssetWatcher(name="seeds_inbox", trigger=InboxTrigger(directory=INBOX_DIR))],
+)
 
 DOC_MD = """
 ### trade_news_ingest
 Discovers new or changed trade articles in the configured sources (the `seeds/` folder by
-default), extracts them with trafilatura, tags them for US–China topics with evidence, and lands
+default; a file dropped there starts a run within seconds through the `tradewire_inbox` asset
+watcher, and the 15-minute schedule is the safety net), extracts them with trafilatura, tags them for US–China topics with evidence, and lands
 them in DuckDB (`articles`, `article_topics`, `article_entities`, `ingest_runs`).
 
 * **discover** stages new or changed documents as batches under `TRADEWIRE_STAGING_ROOT`.
@@ -34,7 +56,11 @@ DEFAULT_ARGS: dict[str, Any] = {
 
 @dag(
     dag_id="trade_news_ingest",
-    schedule=timedelta(minutes=15),
+    # A file dropped into the inbox starts a run within seconds; the 15-minute schedule is
+    # the safety net for feeds that became due and anything an event missed.
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("*/15 * * * *", timezone="UTC"), assets=INBOX
+    ),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

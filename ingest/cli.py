@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,35 @@ EPILOG_EXTRACT = """examples:
 EPILOG_SQL = """examples:
   tradewire sql "select title, published_at from articles order by ingested_at desc limit 5"
   tradewire sql "select topic, count(*) from article_topics group by 1" --format csv
+  tradewire sql "select * from topic_daily" --format parquet --out topics.parquet
+  tradewire sql "select * from search_articles('gallium export', topic := 'rare_earths')"
+(views and example questions: docs/sql.md)
+"""
+DB_HELP = "DuckDB file (default: $TRADEWIRE_DB or data/tradewire.duckdb)"
+EPILOG_SEARCH = """examples:
+  tradewire search "rare earth export curbs"
+  tradewire search "soybean purchases" --topic agriculture --since 2026-10-01 --limit 5
+  tradewire search "entity list" --format json
+  tradewire search --reindex            rebuild the index (after loading outside the pipeline)
+"""
+EPILOG_EXPORT = """examples:
+  tradewire export --format parquet exports/
+  duckdb -c "select month, count(*) from read_parquet('exports/articles/*/*.parquet',
+             hive_partitioning = true) group by month"
+"""
+EPILOG_REPORT = """examples:
+  tradewire report --out report.html
+  tradewire report --since 2026-10-01 --out /tmp/october.html --db data/tradewire.duckdb
+"""
+
+
+EPILOG_FRESHNESS = """examples:
+  tradewire freshness
+  tradewire freshness --window 7d
+"""
+EPILOG_SNAPSHOT = """examples:
+  tradewire snapshot                      # writes data/tradewire.snapshot.duckdb
+  duckdb -readonly data/tradewire.snapshot.duckdb
 """
 
 
@@ -78,27 +108,113 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sql.add_argument("query", help="SQL text")
     sql.add_argument("--db", help="DuckDB file (default: $TRADEWIRE_DB or data/tradewire.duckdb)")
-    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument(
+        "--format",
+        choices=["table", "csv", "json", "parquet"],
+        default="table",
+        help="table on a terminal; csv, json (lines) or parquet for pipes",
+    )
+    sql.add_argument("--out", metavar="FILE", help="with --format parquet: write here, not stdout")
     sql.set_defaults(func=cmd_sql)
+
+    search = sub.add_parser(
+        "search",
+        help="full-text search (BM25) over titles and texts",
+        epilog=EPILOG_SEARCH,
+        formatter_class=fmt,
+    )
+    search.add_argument("query", nargs="?", help="words to look for (any order, stemmed)")
+    search.add_argument("--topic", help="only articles tagged with this topic, e.g. rare_earths")
+    search.add_argument(
+        "--since", type=iso_date, metavar="DATE", help="published on or after (YYYY-MM-DD)"
+    )
+    search.add_argument("--limit", type=int, default=10, help="at most this many hits")
+    search.add_argument("--reindex", action="store_true", help="rebuild the index (needs a writer)")
+    search.add_argument("--db", help=DB_HELP)
+    search.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    search.set_defaults(func=cmd_search)
+
+    export = sub.add_parser(
+        "export",
+        help="write tables as Parquet partitioned by month",
+        epilog=EPILOG_EXPORT,
+        formatter_class=fmt,
+    )
+    export.add_argument("dir", metavar="DIR", help="target folder; its partitions are replaced")
+    export.add_argument("--format", choices=["parquet"], default="parquet")
+    export.add_argument("--db", help=DB_HELP)
+    export.set_defaults(func=cmd_export)
+
+    report = sub.add_parser(
+        "report",
+        help="one self-contained HTML page: topic chart, entities, latest articles",
+        epilog=EPILOG_REPORT,
+        formatter_class=fmt,
+    )
+    report.add_argument("--out", required=True, metavar="FILE", help="HTML file to write")
+    report.add_argument(
+        "--since", type=iso_date, metavar="DATE", help="published on or after (YYYY-MM-DD)"
+    )
+    report.add_argument("--db", help=DB_HELP)
+    report.set_defaults(func=cmd_report)
+
+    fresh = sub.add_parser(
+        "freshness",
+        help="how long new articles took to become queryable",
+        epilog=EPILOG_FRESHNESS,
+        formatter_class=fmt,
+    )
+    fresh.add_argument("--db", help="DuckDB file (default: $TRADEWIRE_DB or data/tradewire.duckdb)")
+    fresh.add_argument(
+        "--window", default="24h", help="look-back window: 30m, 24h, 7d (default 24h)"
+    )
+    fresh.set_defaults(func=cmd_freshness)
+
+    snap = sub.add_parser(
+        "snapshot",
+        help="publish a read-only copy of the database for other tools",
+        epilog=EPILOG_SNAPSHOT,
+        formatter_class=fmt,
+    )
+    snap.add_argument("--db", help="DuckDB file (default: $TRADEWIRE_DB or data/tradewire.duckdb)")
+    snap.add_argument("--out", help="snapshot file (default: <db>.snapshot.duckdb beside the db)")
+    snap.set_defaults(func=cmd_snapshot)
     return parser
+
+
+def iso_date(value: str) -> date:
+    """argparse type for --since: a calendar date, so the error names the expected shape."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date like 2026-10-01, got {value!r}"
+        ) from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Why a separate path from Airflow: a quick pass for newcomers and scripts."""
     from ingest.pipeline import run_pipeline
+    from ingest.progress import run_progress
     from ingest.settings import Settings, resolve_db_path
 
     settings = Settings()
     for source in args.source:
         if not Path(source).is_dir():
             raise CliError(f"source {source!r} is not a folder")
-    summary = run_pipeline(
-        args.source,
-        resolve_db_path(args.db),
-        batch_size=args.batch_size or settings.batch_size,
-        workers=settings.workers if args.workers is None else args.workers,
-    )
+    with run_progress() as progress:
+        summary = run_pipeline(
+            args.source,
+            resolve_db_path(args.db),
+            batch_size=args.batch_size or settings.batch_size,
+            workers=settings.workers if args.workers is None else args.workers,
+            progress=progress,
+        )
     print(summary.describe())
+    if summary.counts.new or summary.counts.updated:
+        from transforms.derived import refresh_after_load
+
+        refresh_after_load(resolve_db_path(args.db), snapshot=settings.snapshot)
     return 0
 
 
@@ -184,15 +300,218 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     from ingest.settings import resolve_db_path
     from transforms.database import connect
+    from transforms.search import SearchUnavailableError, load_fts
 
+    if args.out and args.format != "parquet":
+        raise CliError("--out is for --format parquet; redirect other formats with `>`")
+    if args.format == "parquet" and not args.out and sys.stdout.isatty():
+        raise CliError("Parquet is binary: redirect it (`> rows.parquet`) or use --out FILE")
     with connect(resolve_db_path(args.db), read_only=True) as con:
+        # So search_articles(...) works here too; plain SQL does not need the extension.
+        with contextlib.suppress(SearchUnavailableError):
+            load_fts(con)
         try:
             cursor = con.execute(args.query)
+            if args.format == "parquet":
+                write_parquet(cursor.to_arrow_table(), args.out)
+                return 0
         except duckdb.Error as exc:
             raise CliError(str(exc).splitlines()[0]) from exc
         columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
     print_rows(columns, rows, args.format)
+    return 0
+
+
+def write_parquet(table: Any, out: str | None) -> None:
+    """Parquet to a file, or to stdout for pipes (pyarrow writes without seeking)."""
+    import pyarrow.parquet as pq
+
+    if out:
+        pq.write_table(table, out)
+    else:
+        pq.write_table(table, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+
+
+def _analyst_error(exc: Exception) -> CliError:
+    """One line for the user; a database older than the analyst views gets the fix spelled out."""
+    import duckdb
+
+    first = str(exc).splitlines()[0]
+    if isinstance(exc, duckdb.CatalogException):
+        first += (
+            " (a database older than the analyst views? any writer applies the migrations, "
+            "e.g. `tradewire search --reindex`)"
+        )
+    return CliError(first)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Ranked hits with the best-matching sentence; --reindex takes the write lock briefly."""
+    import duckdb
+
+    from ingest.settings import resolve_db_path
+    from transforms.database import connect
+    from transforms.search import (
+        SearchUnavailableError,
+        known_topics,
+        refresh_search_index,
+        search_articles,
+    )
+
+    if not args.query and not args.reindex:
+        raise CliError("give words to search for, or --reindex to rebuild the index")
+    db = resolve_db_path(args.db)
+    try:
+        if args.reindex:
+            if not db.exists():  # a writer would create an empty file; say what to run instead
+                raise CliError(
+                    f"no database at {db}: create it with `make run` or "
+                    "`tradewire run --source seeds`"
+                )
+            with connect(db, read_only=False) as con:
+                indexed = refresh_search_index(con)
+            print(f"search index rebuilt: {indexed} articles", file=sys.stderr)
+        if not args.query:
+            return 0
+        with connect(db, read_only=True) as con:
+            if args.topic and args.topic not in (topics := known_topics(con)):
+                raise CliError(f"unknown topic {args.topic!r}; topics: {', '.join(topics)}")
+            hits = search_articles(
+                con, args.query, topic=args.topic, since=args.since, limit=args.limit
+            )
+    except SearchUnavailableError as exc:
+        raise CliError(str(exc)) from exc
+    except duckdb.Error as exc:
+        raise _analyst_error(exc) from exc
+    print_hits(hits, args.format)
+    return 0
+
+
+def print_hits(hits: Sequence[Any], fmt: str) -> None:
+    """Matched words highlighted on a terminal, wrapped in [brackets] everywhere else."""
+    if fmt in ("csv", "json"):
+        columns = ["rank", "score", "article_id", "published_at", "title", "topics", "snippet"]
+        rows = [
+            [
+                i,
+                round(h.score, 4),
+                h.article_id,
+                h.published_at,
+                h.title,
+                list(h.topics) if fmt == "json" else ", ".join(h.topics),
+                h.marked_snippet(),
+            ]
+            for i, h in enumerate(hits, 1)
+        ]
+        print_rows(columns, rows, fmt)
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    if not hits:
+        console.print("no matches")
+        return
+    table = Table("#", "score", "published", "title / best sentence", "topics", show_lines=True)
+    for i, h in enumerate(hits, 1):
+        if console.is_terminal:
+            snippet = Text(h.snippet, style="dim")
+            for start, end in h.highlights:
+                snippet.stylize("bold yellow", start, end)
+        else:
+            snippet = Text(h.marked_snippet())  # Text, not markup: brackets stay literal
+        cell = Text.assemble((h.title or "(untitled)", "bold"), "\n", snippet)
+        when = h.published_at.date().isoformat() if h.published_at else ""
+        table.add_row(str(i), f"{h.score:.2f}", when, cell, Text(", ".join(h.topics)))
+    console.print(table)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Parquet for other engines; partitions are swapped in whole, never half-written."""
+    import duckdb
+
+    from ingest.settings import resolve_db_path
+    from transforms.database import connect
+    from transforms.export import export_parquet
+
+    out = Path(args.dir)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"{out} is a file; give a folder to export into")
+    with connect(resolve_db_path(args.db), read_only=True) as con:
+        try:
+            counts = export_parquet(con, out)
+        except duckdb.Error as exc:
+            raise _analyst_error(exc) from exc
+        except OSError as exc:
+            raise CliError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    for table, rows in counts.items():
+        print(f"{table}: {rows} rows -> {out / table}/month=*/")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The analyst's one-page summary; reads only, so it can run while the pipeline loads."""
+    import duckdb
+
+    from ingest.settings import resolve_db_path
+    from transforms.database import connect
+    from transforms.report import ReportDependencyError, build_report
+
+    out = Path(args.out)
+    with connect(resolve_db_path(args.db), read_only=True) as con:
+        try:
+            page = build_report(con, since=args.since)
+        except ReportDependencyError as exc:
+            raise CliError(str(exc)) from exc
+        except duckdb.Error as exc:
+            raise _analyst_error(exc) from exc
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    print(f"report written to {out}")
+    return 0
+
+
+def parse_window(text: str) -> timedelta:
+    """'30m', '24h', '7d' -> timedelta; a clear error for anything else."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    value, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not value.isdigit():
+        raise CliError(f"window {text!r} not understood: use a number and m, h or d, e.g. 24h")
+    return timedelta(**{units[unit]: int(value)})
+
+
+def cmd_freshness(args: argparse.Namespace) -> int:
+    """Lag from discovery to landing: the figure the streaming target is about."""
+    from ingest.settings import resolve_db_path
+    from transforms.derived import measure_freshness
+
+    stats = measure_freshness(resolve_db_path(args.db), parse_window(args.window))
+
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}s"
+
+    print(
+        f"articles {stats.articles} in the last {args.window}: p50 {fmt(stats.p50)}, "
+        f"p95 {fmt(stats.p95)}, max {fmt(stats.max)}"
+    )
+    return 0
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """Publish the read-only copy on demand (loads also publish it)."""
+    from ingest.settings import resolve_db_path
+    from transforms.snapshot import publish_snapshot
+
+    db_path = resolve_db_path(args.db)
+    if not db_path.exists():
+        raise CliError(f"no database at {db_path}: create it with `tradewire run --source seeds`")
+    print(publish_snapshot(db_path, Path(args.out) if args.out else None))
     return 0
 
 

@@ -135,9 +135,10 @@ def backoff_delay(retry: int, base: float, cap: float) -> float:
     return float(min(cap, base * (2**retry) + random.uniform(0, base)))
 
 
-def utc_now_iso() -> str:
+def utc_iso(epoch: float | None = None) -> str:
     """Timestamp attempts in UTC so logs from different hosts line up."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    moment = datetime.now(UTC) if epoch is None else datetime.fromtimestamp(epoch, UTC)
+    return moment.isoformat(timespec="microseconds")
 
 
 def host_key(url: str) -> str:
@@ -156,12 +157,11 @@ class HostGate:
         self.wait_timeout = wait_timeout
 
     @contextlib.contextmanager
-    def slot(self, key: str, min_interval: float) -> Iterator[None]:
+    def slot(self, key: str, min_interval: float) -> Iterator[float]:
         """Hold one in-flight slot for the host, starting no sooner than min_interval after the last start."""
         handle = self._acquire_slot(key)
         try:
-            self._wait_turn(key, min_interval)
-            yield
+            yield self._wait_turn(key, min_interval)
         finally:
             handle.close()  # closing drops the flock, also if the process dies
 
@@ -181,7 +181,7 @@ class HostGate:
                 raise PolitenessTimeout(f"no free request slot for {key}")
             time.sleep(0.01 + random.uniform(0, 0.02))
 
-    def _wait_turn(self, key: str, min_interval: float) -> None:
+    def _wait_turn(self, key: str, min_interval: float) -> float:
         """Space request starts; the gate lock is held while sleeping so waiters queue behind it."""
         with open(self.state_dir / f"{key}.gate", "a+b") as gate:
             fcntl.flock(gate, fcntl.LOCK_EX)
@@ -197,11 +197,13 @@ class HostGate:
             wait = last + min_interval - now
             if wait > 0:
                 time.sleep(wait)
+            started = time.time()
             gate.seek(0)
             gate.truncate()
-            gate.write(f"{time.time():.6f}".encode())
+            gate.write(f"{started:.6f}".encode())
             gate.flush()
             os.fsync(gate.fileno())
+            return started
 
 
 class GuardedNetworkBackend(httpcore.NetworkBackend):
@@ -345,7 +347,10 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         current = url
         # Exact URLs, not canonical ones: sites legitimately redirect ?utm_x=… to the clean URL.
-        visited = {str(httpx.URL(url))}
+        try:
+            visited = {str(httpx.URL(url))}
+        except httpx.InvalidURL as exc:
+            return self._failure(url, url, "bad_url", str(exc), attempts)
         for _hop in range(self.policy.max_redirects + 1):
             decision = self.guard.check_url(current)
             if not decision.allowed:
@@ -484,7 +489,7 @@ class Fetcher:
         """Send one GET and read the body under size, decompression and time caps."""
         p = self.policy
         cap = p.max_bytes if max_body is None else min(max_body, p.max_bytes)
-        started_at = utc_now_iso()
+        started_at = utc_iso()
         t0 = time.monotonic()
         status: int | None = None
         response_headers: dict[str, str] = {}
@@ -493,7 +498,9 @@ class Fetcher:
         error_class: str | None = None
         error: str | None = None
         try:
-            with self.gate.slot(host_key(url), interval):
+            with self.gate.slot(host_key(url), interval) as started:
+                # The logged start is the one the gate spaced, not when we began queueing.
+                started_at = utc_iso(started)
                 t0 = time.monotonic()
                 deadline = t0 + p.total_timeout
                 with self.client.stream("GET", url, headers=headers) as response:

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
+from multiprocessing.context import BaseContext
 from pathlib import Path
+from typing import TypeVar
 
-from ingest.extraction import extract_item
+from trafilatura.meta import reset_caches
+
+from ingest.extraction import detect_language, extract_item
 from ingest.folder import scan_folder
 from ingest.records import Article, SourceItem, TaggedArticle, TagResult
 from transforms.database import DatabaseMissingError, connect
 from transforms.load import LoadCounts, RunInfo, finish_run, land_batches
 from transforms.tagging import load_tagger
+
+T = TypeVar("T")
+R = TypeVar("R")
+# Called with (documents extracted and tagged, documents to do) as each batch completes.
+ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -75,12 +87,101 @@ def worker_count(configured: int) -> int:
     return configured if configured > 0 else (os.cpu_count() or 1)
 
 
+# trafilatura's module-level LRU caches grow about 1 MB per page unless cleared (trafilatura#216).
+CACHE_RESET_EVERY = 100
+# Pages per pool task: small enough that cores finish a run together, large enough that
+# pickling and scheduling stay a rounding error next to ~0.1 s of extraction per page.
+TASK_SIZE = 8
+# Tasks in flight per worker: keeps every core busy while the parent lands a batch, and caps
+# how many pages are held at once.
+LOOKAHEAD_PER_WORKER = 4
+# Below this many documents a pool costs more to start than it saves.
+MIN_POOL_ITEMS = 4
+# Articles per DuckDB transaction in a run. Closing the file checkpoints it, and a checkpoint
+# rewrites the primary-key indexes of whole tables, so its cost grows with the database: a
+# hundred small landings per 10,000 pages cost more than the parent's share of a core.
+LAND_SIZE = 1000
+
+_processed_since_reset = 0
+
+
+def release_caches(processed: int) -> None:
+    """Count processed pages and clear trafilatura's caches every CACHE_RESET_EVERY of them."""
+    global _processed_since_reset
+    _processed_since_reset += processed
+    if _processed_since_reset >= CACHE_RESET_EVERY:
+        _processed_since_reset = 0
+        reset_caches()
+
+
+def warm_worker() -> None:
+    """Load the tagger and the language model once per worker, not inside the first task."""
+    load_tagger()
+    detect_language("warm-up text for the language model, long enough to classify")
+
+
+def extract_chunk(items: Sequence[SourceItem]) -> list[Article]:
+    """Pool task for extraction alone (the DAG tags in a separate task)."""
+    articles = [extract_item(item) for item in items]
+    release_caches(len(items))
+    return articles
+
+
+def process_chunk(items: Sequence[SourceItem]) -> list[TaggedArticle]:
+    """Pool task: extract and tag where the page is, so only finished rows return to the parent."""
+    tagged = tag_articles([extract_item(item) for item in items])
+    release_caches(len(items))
+    return tagged
+
+
+def pool_context() -> BaseContext:
+    """Fork where available: workers start in milliseconds and share the parent's loaded modules."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
+
+
+def map_in_pool(
+    fn: Callable[[Sequence[SourceItem]], list[R]],
+    items: Iterable[SourceItem],
+    workers: int,
+    task_size: int = TASK_SIZE,
+) -> Iterator[R]:
+    """Ordered results of fn over chunks of items, with one pool and a bounded number in flight.
+
+    Unlike Executor.map, which submits every task at once, inputs are read lazily, so pages
+    and results are never all in memory together.
+    """
+    pending: deque[Future[list[R]]] = deque()
+    limit = max(1, workers * LOOKAHEAD_PER_WORKER)
+    context = pool_context()
+    if context.get_start_method() == "fork":
+        # Loaded once here, the models are shared copy-on-write instead of built per worker.
+        warm_worker()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=warm_worker)
+    try:
+        for task in batched(items, task_size):
+            pending.append(pool.submit(fn, task))
+            if len(pending) >= limit:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of `size` items (the last may be shorter), read lazily."""
+    it = iter(items)
+    while piece := list(islice(it, size)):
+        yield piece
+
+
 def extract_items(items: Sequence[SourceItem], workers: int = 1) -> list[Article]:
     """Extract a batch, in a process pool when it is worth the start-up cost."""
-    if workers <= 1 or len(items) < 4:
-        return [extract_item(item) for item in items]
-    with ProcessPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(extract_item, items, chunksize=4))
+    if workers <= 1 or len(items) < MIN_POOL_ITEMS:
+        return extract_chunk(items)
+    task_size = max(1, min(TASK_SIZE, len(items) // (workers * 2)))
+    return list(map_in_pool(extract_chunk, items, min(workers, len(items)), task_size))
 
 
 def tag_articles(articles: Iterable[Article]) -> list[TaggedArticle]:
@@ -99,9 +200,48 @@ def tag_articles(articles: Iterable[Article]) -> list[TaggedArticle]:
 def iter_tagged_batches(
     items: Sequence[SourceItem], batch_size: int, workers: int
 ) -> Iterator[list[TaggedArticle]]:
-    """Extract and tag batch by batch so memory stays bounded by one batch."""
-    for batch in chunk(items, batch_size):
-        yield tag_articles(extract_items(batch, workers))
+    """Extract and tag in one pool for the whole run, yielding landing batches in input order.
+
+    Workers keep extracting the next pages while the caller lands a batch; memory stays bounded
+    by one batch plus the tasks in flight.
+    """
+    if workers <= 1 or len(items) < MIN_POOL_ITEMS:
+        for piece in batched(items, batch_size):
+            yield process_chunk(piece)
+        return
+    batch: list[TaggedArticle] = []
+    for tagged in map_in_pool(process_chunk, items, min(workers, len(items))):
+        batch.append(tagged)
+        if len(batch) >= batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def report_progress(
+    batches: Iterable[list[TaggedArticle]], total: int, progress: ProgressCallback
+) -> Iterator[list[TaggedArticle]]:
+    """Pass batches through, calling progress(done, total) as the consumer takes each one."""
+    done = 0
+    for batch in batches:
+        done += len(batch)
+        progress(done, total)
+        yield batch
+
+
+def group_batches(
+    batches: Iterable[list[TaggedArticle]], size: int
+) -> Iterator[list[TaggedArticle]]:
+    """Join consecutive batches into groups of at least `size` articles, one transaction each."""
+    group: list[TaggedArticle] = []
+    for batch in batches:
+        group.extend(batch)
+        if len(group) >= size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def run_pipeline(
@@ -111,12 +251,20 @@ def run_pipeline(
     batch_size: int = 100,
     workers: int = 0,
     run_id: str | None = None,
+    progress: ProgressCallback | None = None,
+    land_size: int = LAND_SIZE,
 ) -> RunSummary:
-    """One full pass without Airflow: discover, extract, tag and land, batch by batch."""
+    """One full pass without Airflow: discover, extract, tag and land, batch by batch.
+
+    Workers extract and tag; this process only lands, `land_size` articles per transaction,
+    opening the database (and so taking its write lock) only for each landing.
+    """
     run = RunInfo(run_id=run_id or new_run_id(), started_at=datetime.now(UTC), trigger="cli")
     items, seen = discover_items(sources, db_path)
     batches = iter_tagged_batches(items, batch_size, worker_count(workers))
-    counts = land_batches(db_path, batches, run.run_id)
+    if progress is not None:
+        batches = report_progress(batches, len(items), progress)
+    counts = land_batches(db_path, group_batches(batches, land_size), run.run_id)
     # Documents skipped at discovery are unchanged too; the load only counts what it compared.
     counts = counts + LoadCounts(unchanged=seen - len(items))
     finish_run(db_path, run, seen, counts)

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     contact_url: str = "https://github.com/tradewire/tradewire"
     # Readers and writers wait this long for DuckDB's file lock instead of failing at once.
     lock_wait_seconds: float = 60.0
+    # Publish data/<db>.snapshot.duckdb after loads, for analysts' own tools (DuckDB CLI, BI).
+    snapshot: bool = True
     batch_size: int = 100
     workers: int = 0  # 0 = one extraction process per core
 

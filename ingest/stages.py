@@ -11,7 +11,15 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
-from ingest.pipeline import chunk, discover_items, extract_items, tag_articles, worker_count
+from ingest.pipeline import (
+    LAND_SIZE,
+    chunk,
+    discover_items,
+    extract_items,
+    group_batches,
+    tag_articles,
+    worker_count,
+)
 from ingest.records import SourceItem, TaggedArticle, article_from_dict, tagged_article_from_dict
 from ingest.staging import batch_url, read_jsonl, remove_run, write_jsonl
 from transforms.load import LoadCounts, RunInfo, finish_run, land_batches
@@ -64,10 +72,11 @@ def load_staged(
     trigger: str,
     staging_root: str,
 ) -> dict[str, int]:
-    """Land every tagged batch of a run (each in its own short transaction) and record the run."""
+    """Land every tagged batch of a run (in short transactions of LAND_SIZE) and record the run."""
     manifest = next(read_jsonl(manifest_url(staging_root, run_id)))
     seen, fresh = int(manifest["seen"]), int(manifest["fresh"])
-    counts = land_batches(db_path, _iter_tagged(urls), run_id)
+    # Staged batches are small; landing them in groups saves a checkpoint per batch.
+    counts = land_batches(db_path, group_batches(_iter_tagged(urls), LAND_SIZE), run_id)
     counts = counts + LoadCounts(unchanged=seen - fresh)
     finish_run(db_path, RunInfo(run_id, started_at, trigger), seen, counts)
     remove_run(staging_root, run_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,9 @@ import duckdb
 from ingest.settings import get_settings
 
 MIGRATIONS_PACKAGE = "transforms.migrations"
+# A migration that builds on tables another migration has not delivered yet names them on a
+# `-- requires: table, table.column` line; it waits, unrecorded, until they all exist.
+_REQUIRES = re.compile(r"^--\s*requires:\s*(.+)$", re.MULTILINE)
 
 
 class DatabaseMissingError(RuntimeError):
@@ -83,6 +87,20 @@ def list_migrations() -> list[tuple[str, str]]:
     return sorted(found)
 
 
+def missing_requirements(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    """Tables and columns a migration's `-- requires:` lines name that the database lacks."""
+    wanted = [
+        item.strip() for line in _REQUIRES.findall(sql) for item in line.split(",") if item.strip()
+    ]
+    if not wanted:
+        return []
+    rows = con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'"
+    ).fetchall()
+    present = {str(t) for t, _ in rows} | {f"{t}.{c}" for t, c in rows}
+    return [item for item in wanted if item not in present]
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply migrations not yet recorded in schema_migrations, each in its own transaction."""
     con.execute(
@@ -92,7 +110,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
     applied = []
     for name, sql in list_migrations():
-        if name in done:
+        if name in done or missing_requirements(con, sql):
             continue
         con.execute("BEGIN TRANSACTION")
         try:

@@ -14,7 +14,6 @@ DEFAULT_GAZETTEER = Path(__file__).with_name("gazetteer.toml")
 
 # Latin terms must not run into neighbouring Latin letters or digits; CJK text has no such
 # boundaries, so CJK characters are allowed on either side of a Latin term ("美国Nvidia公司").
-_LATIN_AFTER = r"(?![0-9A-Za-z\u00C0-\u024F])"
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2014"
 _APOSTROPHES = "'\u2019"
@@ -75,27 +74,36 @@ def _node_regex(node: dict[str, Any]) -> str:
 
 
 class TermMatch(NamedTuple, Generic[R]):
-    """One matched term occurrence and what it refers to (a tuple: made per match, so cheap)."""
+    """One matched term occurrence and what it refers to (a tuple: made per match, so cheap).
+
+    `inner` lists shorter terms inside the match, for callers that keep several vocabularies
+    in one matcher and must not let one vocabulary's long term hide another's short one.
+    """
 
     start: int
     end: int
     refs: tuple[R, ...]
+    inner: tuple[TermMatch[R], ...] = ()
+
+
+_WORD_CHAR = "0-9a-z\u00C0-\u024F"
+_IS_WORD = re.compile(f"[{_WORD_CHAR}]")
 
 
 class TermMatcher(Generic[R]):
-    """Find many literal terms (Latin words and CJK substrings) quickly.
+    """Find many literal terms (Latin words and CJK substrings) in one pass.
 
-    Python's regex engine tries every alternative at every position, so one big alternation
-    is slow; instead each Latin term is filed under its first word, only words that start some
-    term are tried, and only the terms sharing that first word are matched there.
+    All Latin terms form one trie-shaped regex run over the lower-cased text behind a
+    word-start look-behind, so the engine only enters the trie at word starts; case-sensitive
+    terms are checked against the original text afterwards. CJK terms get their own trie, run
+    only when the text has CJK characters at all.
     """
 
-    def __init__(self, entries: Iterable[tuple[str, bool, R]]) -> None:
-        """Index (term, ignore_case, ref) entries; the same term may carry several refs."""
+    def __init__(self, entries: Iterable[tuple[str, bool, R]], nested: bool = False) -> None:
+        """Index (term, ignore_case, ref) entries; `nested` also reports terms inside matches."""
         exact: dict[str, list[R]] = {}
         folded: dict[str, list[R]] = {}
-        by_first_ci: dict[str, set[str]] = {}
-        by_first_cs: dict[str, set[str]] = {}
+        latin: set[str] = set()
         cjk: set[str] = set()
         for term, ignore_case, ref in entries:
             if not term.strip():
@@ -104,56 +112,128 @@ class TermMatcher(Generic[R]):
             fold = ignore_case or cjk_term
             key = normalize_term(term, fold)
             (folded if fold else exact).setdefault(key, []).append(ref)
-            if _CJK.match(key):
-                cjk.add(key)
+            lowered = key.lower()
+            if _CJK.match(lowered):
+                cjk.add(lowered)
                 continue
-            first = _TOKEN.match(key)
-            if first is None:
+            if _TOKEN.match(lowered) is None:
                 raise ValueError(f"term {term!r} must start with a letter, digit or CJK character")
-            (by_first_ci if fold else by_first_cs).setdefault(first.group(), set()).add(key)
+            latin.add(lowered)
         self._exact = {k: tuple(v) for k, v in exact.items()}
         self._folded = {k: tuple(v) for k, v in folded.items()}
-        self._first_ci = {k: _compile_latin(k, v, "0-9a-z") for k, v in by_first_ci.items()}
-        # Case-sensitive terms are filed under their lower-cased first word so that one word
-        # list of the lower-cased text serves both indexes; their regex still checks case.
-        first_cs: dict[str, list[re.Pattern[str]]] = {}
-        for k, v in by_first_cs.items():
-            first_cs.setdefault(k.lower(), []).append(_compile_latin(k, v, "0-9A-Za-z"))
-        self._first_cs = first_cs
+        self._known = frozenset(latin | cjk)
+        self._cased = frozenset(normalize_term(k, True) for k in exact)
+        self._latin = (
+            re.compile(f"(?<![{_WORD_CHAR}])(?:{_trie_regex(latin)})(?![{_WORD_CHAR}])")
+            if latin
+            else None
+        )
         self._cjk = re.compile(_trie_regex(cjk)) if cjk else None
+        self._inner: dict[str, tuple[tuple[int, int], ...]] = {}
+        if nested:
+            known = latin | cjk
+            for key in known:
+                spans = _inner_spans(key, known)
+                if spans:
+                    self._inner[key] = spans
 
     def find(self, text: str, prepared: PreparedText | None = None) -> Iterator[TermMatch[R]]:
         """Yield non-overlapping matches in text order, the longest term at each position."""
         if not text:
             return
-        prep = prepared if prepared is not None else prepare_text(text)
-        spans = self._latin_spans(text, prep)
-        if self._cjk is not None:
-            spans.extend(m.span() for m in self._cjk.finditer(text))
-            spans.sort(key=lambda se: (se[0], -se[1]))
+        lowered = prepared.lowered if prepared is not None else _lower_same_length(text)
         last_end = -1
-        for start, end in spans:
+        for start, end in self.spans(text, lowered):
             if start < last_end:
                 continue
-            found = text[start:end]
-            refs = self._exact.get(normalize_term(found, False), ())
-            folded = self._folded.get(normalize_term(found, True), ())
-            if folded:
-                refs = refs + folded if refs else folded
-            if refs:
-                last_end = end
-                yield TermMatch(start, end, refs)
+            match = self.resolve(text, lowered, start, end)
+            if match is not None:
+                last_end = match.end
+                yield match
 
-    def _latin_spans(self, text: str, prep: PreparedText) -> list[tuple[int, int]]:
-        """Latin matches: one fast literal scan per distinct first word the text contains."""
-        spans: list[tuple[int, int]] = []
-        for word in self._first_ci.keys() & prep.words:
-            spans.extend(m.span() for m in self._first_ci[word].finditer(prep.lowered))
-        for word in self._first_cs.keys() & prep.words:
-            for rx in self._first_cs[word]:
-                spans.extend(m.span() for m in rx.finditer(text))
-        spans.sort(key=lambda se: (se[0], -se[1]))
+    def spans(self, text: str, lowered: str) -> list[tuple[int, int]]:
+        """Candidate spans in text order, longest first at a position; `resolve` confirms them.
+
+        A span's resolution depends on its text alone, so callers may cache it by that text.
+        """
+        spans = [m.span() for m in self._latin.finditer(lowered)] if self._latin else []
+        if self._cjk is not None and _CJK.search(text):
+            spans.extend(m.span() for m in self._cjk.finditer(lowered))
+            spans.sort(key=lambda se: (se[0], -se[1]))
         return spans
+
+    def _refs(self, text: str, lowered: str, start: int, end: int) -> tuple[tuple[R, ...], str]:
+        """What a matched span refers to, and its key; case-sensitive entries checked on the
+        original text. Most spans are spelled like their key, so normalising is the rare path."""
+        key = lowered[start:end]
+        plain = key in self._known
+        if not plain:
+            key = normalize_term(key, True)
+        refs = self._folded.get(key, ())
+        if key in self._cased:
+            found = text[start:end]
+            exact = self._exact.get(found if plain else normalize_term(found, False), ())
+            if exact:
+                refs = exact + refs if refs else exact
+        return refs, key
+
+    def resolve(self, text: str, lowered: str, start: int, end: int) -> TermMatch[R] | None:
+        """Look a span up; when only a wrongly-cased term matched, fall back to shorter ones."""
+        while True:
+            refs, key = self._refs(text, lowered, start, end)
+            if refs:
+                inner = self._inner.get(key)
+                if inner is None or len(key) != end - start:
+                    return TermMatch(start, end, refs)
+                return TermMatch(start, end, refs, self._inner_matches(text, lowered, start, inner))
+            end = self._shorter(lowered, start, end)
+            if end < 0:
+                return None
+
+    def _shorter(self, lowered: str, start: int, end: int) -> int:
+        """End of the next shorter term starting at `start` that ends on a word boundary."""
+        rx = self._cjk if _CJK.match(lowered, start) else self._latin
+        while rx is not None and end - 1 > start:
+            m = rx.match(lowered, start, end - 1)
+            if m is None:
+                return -1
+            end = m.end()
+            if end >= len(lowered) or not _IS_WORD.match(lowered, end) or rx is self._cjk:
+                return end
+        return -1
+
+    def _inner_matches(
+        self, text: str, lowered: str, start: int, spans: tuple[tuple[int, int], ...]
+    ) -> tuple[TermMatch[R], ...]:
+        """Terms inside a match spelled like its key (so the key's offsets line up)."""
+        inner: list[TermMatch[R]] = []
+        for s, e in spans:
+            refs, _ = self._refs(text, lowered, start + s, start + e)
+            if refs:
+                inner.append(TermMatch(start + s, start + e, refs))
+        return tuple(inner)
+
+
+def _inner_spans(key: str, known: set[str]) -> tuple[tuple[int, int], ...]:
+    """Spans of other known terms inside a key: at word boundaries, or anywhere for CJK."""
+    if _CJK.match(key):
+        cuts = list(range(len(key) + 1))
+    else:
+        cuts = [0, len(key)]
+        cuts.extend(i for i in range(1, len(key)) if _word_edge(key, i))
+        cuts = sorted(set(cuts))
+    spans = [
+        (a, b)
+        for i, a in enumerate(cuts)
+        for b in cuts[i + 1 :]
+        if (a, b) != (0, len(key)) and key[a:b] in known
+    ]
+    return tuple(spans)
+
+
+def _word_edge(key: str, i: int) -> bool:
+    """A boundary between a word character and anything else, where a nested term may start or end."""
+    return bool(_IS_WORD.match(key, i - 1)) != bool(_IS_WORD.match(key, i))
 
 
 _TOKEN = re.compile(r"[0-9a-zA-Z\u00C0-\u024F]+")
@@ -161,25 +241,14 @@ _TOKEN = re.compile(r"[0-9a-zA-Z\u00C0-\u024F]+")
 
 @dataclass(frozen=True)
 class PreparedText:
-    """A field lower-cased and split into its distinct words, shared by several matchers."""
+    """A field lower-cased once per article, shared by several matchers."""
 
     lowered: str
-    words: frozenset[str]
 
 
 def prepare_text(text: str) -> PreparedText:
-    """Lower-case a field and list its distinct words once per article."""
-    lowered = _lower_same_length(text)
-    return PreparedText(lowered, frozenset(_TOKEN.findall(lowered)))
-
-
-def _compile_latin(first: str, terms: Iterable[str], word_chars: str) -> re.Pattern[str]:
-    """Regex for the terms sharing a first word: the literal word first, so the engine can
-    search for it fast, then a look-behind that it starts a word, then the rest as a trie."""
-    rest = _trie_regex(term[len(first) :] for term in terms)
-    return re.compile(
-        re.escape(first) + f"(?<![{word_chars}]{re.escape(first)})" + f"(?:{rest})" + _LATIN_AFTER
-    )
+    """Lower-case a field once per article."""
+    return PreparedText(_lower_same_length(text))
 
 
 def _lower_same_length(text: str) -> str:
@@ -217,6 +286,7 @@ class Gazetteer:
     entities: Mapping[str, Entity]
     matcher: TermMatcher[str]
     content_hash: str
+    entries: tuple[tuple[str, bool, str], ...] = ()  # (alias, ignore_case, entity id)
 
     def find(self, text: str, field: str, prepared: PreparedText | None = None) -> list[EntityHit]:
         """List entity occurrences in one field, in text order."""
@@ -263,4 +333,4 @@ def load_gazetteer(path: Path | None = None) -> Gazetteer:
         for alias in _as_strings(raw.get("aliases_zh"), where):
             entries.append((alias, True, entity_id))
     content_hash = hashlib.sha256(source).hexdigest()
-    return Gazetteer(entities, TermMatcher(entries), content_hash)
+    return Gazetteer(entities, TermMatcher(entries), content_hash, tuple(entries))

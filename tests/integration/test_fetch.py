@@ -12,21 +12,35 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from ingest.fetch import Fetcher, backoff_delay, parse_retry_after, validators_trustworthy
+from ingest.fetch import (
+    FetchAttempt,
+    Fetcher,
+    backoff_delay,
+    parse_retry_after,
+    validators_trustworthy,
+)
 from tests.integration.loopback import TEST_POLICY, LocalServer, send, static
 
 pytestmark = pytest.mark.timeout(30)
 
 MakeFetcher = Callable[..., Fetcher]
 # Starts are spaced on the client; the server sees them after connect and thread scheduling,
-# which can shave a few milliseconds off a gap under load.
-JITTER = 0.02
+# which under CPU starvation shifts single arrivals by tens of milliseconds. The span over all
+# requests is immune to that drift adding up, so it carries the strict check.
+JITTER = 0.1
+
+
+def assert_spaced(times: list[float], interval: float) -> None:
+    """Server-side arrivals respect the interval, allowing for per-request scheduling jitter."""
+    assert min(gaps(times)) >= interval / 2
+    assert times[-1] - times[0] >= interval * (len(times) - 1) - JITTER
 
 
 def starts(server: LocalServer, prefix: str) -> list[float]:
@@ -120,7 +134,7 @@ def test_retry_after_beyond_cap_is_not_waited(
     server.routes["/busy"] = static(b"busy", 503, {"Retry-After": "3600"})
     t0 = time.monotonic()
     result = make_fetcher().fetch(server.url("/busy"))
-    assert time.monotonic() - t0 < 1.0
+    assert time.monotonic() - t0 < 10.0  # far below the 3600 s asked for
     assert result.error_class == "http_error" and result.status == 503
     assert len(server.hits_for("/busy")) == 1
 
@@ -166,7 +180,7 @@ def test_persistent_500_is_http_error(server: LocalServer, make_fetcher: MakeFet
 
 def test_read_timeout(server: LocalServer, make_fetcher: MakeFetcher) -> None:
     def stall(h: BaseHTTPRequestHandler) -> None:
-        time.sleep(1.5)
+        time.sleep(3.0)
         send(h, 200, b"late")
 
     server.routes["/stall"] = stall
@@ -175,7 +189,7 @@ def test_read_timeout(server: LocalServer, make_fetcher: MakeFetcher) -> None:
     result = fetcher.fetch(server.url("/stall"))
     assert result.error_class == "timeout"
     assert [a.error_class for a in result.attempts if a.url.endswith("/stall")] == ["timeout"] * 2
-    assert time.monotonic() - t0 < 1.5
+    assert time.monotonic() - t0 < 2.5  # two 0.3 s read timeouts, not the 3 s stall
 
 
 def test_slow_drip_hits_total_deadline(server: LocalServer, make_fetcher: MakeFetcher) -> None:
@@ -194,7 +208,7 @@ def test_slow_drip_hits_total_deadline(server: LocalServer, make_fetcher: MakeFe
     result = fetcher.fetch(server.url("/drip"))
     took = time.monotonic() - t0
     assert result.error_class == "timeout" and "total" in (result.error or "")
-    assert 0.5 < took < 1.5
+    assert 0.5 < took < 3.0  # the drip would take 6 s
 
 
 def test_redirect_loop(server: LocalServer, make_fetcher: MakeFetcher) -> None:
@@ -349,7 +363,7 @@ def test_crawl_delay_is_respected(server: LocalServer, make_fetcher: MakeFetcher
     fetcher = make_fetcher()
     for _ in range(3):
         assert fetcher.fetch(server.url("/p")).ok
-    assert min(gaps(starts(server, "/p"))) >= 0.28
+    assert_spaced(starts(server, "/p"), 0.3)
 
 
 def test_politeness_two_fetchers_share_state_in_threads(
@@ -361,9 +375,11 @@ def test_politeness_two_fetchers_share_state_in_threads(
     policy = replace(TEST_POLICY, min_interval=interval)
     fetchers = [make_fetcher(policy), make_fetcher(policy)]
 
+    logged: list[FetchAttempt] = []
+
     def run(f: Fetcher) -> None:
         for i in range(4):
-            f.fetch(server.url(f"/t?i={i}"))
+            logged.extend(f.fetch(server.url(f"/t?i={i}")).attempts)
 
     threads = [threading.Thread(target=run, args=(f,)) for f in fetchers]
     for t in threads:
@@ -372,7 +388,10 @@ def test_politeness_two_fetchers_share_state_in_threads(
         t.join(timeout=10)
     times = sorted(h.at for h in server.hits)  # robots.txt counts against the host too
     assert len(times) == 2 + 8
-    assert min(gaps(times)) >= interval - JITTER
+    assert_spaced(times, interval)
+    # Client side, the logged starts are the gate's own timestamps: spaced exactly.
+    logged_starts = sorted(datetime.fromisoformat(a.started_at).timestamp() for a in logged)
+    assert len(logged_starts) == 10 and min(gaps(logged_starts)) >= interval - 1e-6
 
 
 def test_politeness_across_processes(server: LocalServer, tmp_path: Path) -> None:
@@ -396,7 +415,7 @@ def test_politeness_across_processes(server: LocalServer, tmp_path: Path) -> Non
     assert [p.wait(timeout=20) for p in procs] == [0, 0]
     times = sorted(h.at for h in server.hits)
     assert len(times) == 2 * (1 + 3)  # each process reads robots.txt once, then 3 pages
-    assert min(gaps(times)) >= interval - JITTER
+    assert_spaced(times, interval)
 
 
 def test_at_most_two_in_flight_per_host(server: LocalServer, make_fetcher: MakeFetcher) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,3 +103,74 @@ def test_dag_lands_the_seed_then_is_idempotent_then_picks_up_changes(
         ).fetchone()
     assert changed == (1,)
     assert last == (2, 1, 1)
+
+
+_RUN_DAG = r"""
+import sys
+from airflow.models.pool import Pool
+from airflow.utils.db import initdb
+from airflow.dag_processing.dagbag import DagBag
+from airflow.utils.state import DagRunState
+
+initdb()
+Pool.create_or_update_pool("duckdb_writer", 1, "one DuckDB writer", include_deferred=False)
+dag = DagBag(dag_folder=sys.argv[1]).dags["trade_news_ingest"]
+print("READY", flush=True)
+sys.stdin.readline()  # start both runs at the same moment
+run = dag.test()
+print("STATE", run.state, flush=True)
+sys.exit(0 if run.state == DagRunState.SUCCESS else 1)
+"""
+
+
+def test_two_overlapping_dag_runs_against_one_duckdb_file_both_succeed(
+    seed_folder: Path, db_path: Path, tmp_path: Path
+) -> None:
+    """Two Airflow runs at once (as a scheduled and a manual run would) share one DuckDB file."""
+    import subprocess
+    import sys
+
+    for i in range(40):  # enough work that the two runs really overlap
+        (seed_folder / f"extra_{i:03d}.txt").write_text(
+            f"Tariff talks round {i}\n\nUS and Chinese negotiators met on tariffs, round {i}.\n\n"
+            f"Both sides said the tariff talks would continue, round {i}.\n",
+            encoding="utf-8",
+        )
+    procs = []
+    for name in ("scheduled", "manual"):
+        env = {
+            **os.environ,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/{name}-airflow.db",
+            "TRADEWIRE_SEEDS_DIR": str(seed_folder),
+            "TRADEWIRE_DB": str(db_path),
+            "TRADEWIRE_STAGING_ROOT": str(tmp_path / f"staging-{name}"),
+            "TRADEWIRE_BATCH_SIZE": "10",
+            "TRADEWIRE_WORKERS": "1",
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", _RUN_DAG, str(REPO / "dags")],
+                env=env,
+                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    for proc in procs:
+        assert proc.stdout is not None
+        while (line := proc.stdout.readline()) and not line.startswith("READY"):
+            pass
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    outputs = [proc.communicate(timeout=600)[0] for proc in procs]
+    for proc, out in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, out[-3000:]
+    with connect(db_path) as con:
+        assert con.execute(
+            "SELECT count(*), count(DISTINCT article_id) FROM articles"
+        ).fetchone() == (41, 41)
+        runs = con.execute("SELECT count(*), sum(new) FROM ingest_runs").fetchone()
+    assert runs == (2, 41)  # each article counted new by exactly one of the runs

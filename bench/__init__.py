@@ -1,0 +1,1 @@
+"""Benchmarks: throughput and memory of the ingest pipeline against its limits."""

@@ -1,0 +1,36 @@
+"""`tradewire run` as the benchmark drives it: run_pipeline in a fresh process, progress on stdout.
+
+Usage: python -m bench.pipeline_run SOURCE DB BATCH_SIZE WORKERS
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from ingest.pipeline import run_pipeline
+
+
+def print_progress(done: int, total: int) -> None:
+    """One line per landed batch, read by the benchmark to sample memory at page counts."""
+    print(f"progress {done} {total}", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    """Run one pipeline pass and print its summary as the last line."""
+    source, db, batch_size, workers = argv
+    summary = run_pipeline(
+        [source],
+        Path(db),
+        batch_size=int(batch_size),
+        workers=int(workers),
+        progress=print_progress,
+    )
+    print("summary " + json.dumps({"seen": summary.seen, **asdict(summary.counts)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

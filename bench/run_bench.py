@@ -1,0 +1,493 @@
+"""Throughput and memory benchmark: our pipeline measured next to bare trafilatura on the same pages.
+
+Every figure comes from one run, so ratios compare like with like on a shared, noisy machine:
+bare extraction on one core and on all cores (the limit), `run_pipeline` end to end in a fresh
+process (page bytes on disk to committed DuckDB rows), and tagging and landing alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.procs import (
+    PeakSampler,
+    load_average,
+    mem_total_bytes,
+    tree_cpu_seconds,
+)
+
+DEFAULT_CORPUS = Path("/work/shared/corpus/pages/article-extraction-benchmark/html")
+DEFAULT_TARGET_PAGES = 10_000
+PAGE_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
+MB = 1024 * 1024
+
+TARGETS = {
+    "ratio_pipeline_to_all_core_limit": 0.85,
+    "peak_rss_mb": 600.0,
+    "rss_growth_pct": 10.0,
+    "landing_articles_per_s": 20_000.0,
+    "tagging_articles_per_s_per_core": 1_000.0,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Flags of `make bench` (pass them as BENCH_ARGS="...")."""
+    parser = argparse.ArgumentParser(prog="bench.run_bench", description=__doc__)
+    parser.add_argument(
+        "--pages", type=Path, help=f"folder of .html/.html.gz pages ({DEFAULT_CORPUS})"
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--replicate", type=int, help="copies of each page to run the pipeline on")
+    size.add_argument(
+        "--target-pages",
+        type=int,
+        help=f"pages for the pipeline run (default {DEFAULT_TARGET_PAGES})",
+    )
+    parser.add_argument("--quick", action="store_true", help="small run for a smoke test")
+    parser.add_argument("--out", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument("--workers", type=int, default=0, help="processes (0 = one per core)")
+    parser.add_argument("--batch-size", type=int, default=100, help="pipeline batch size")
+    parser.add_argument(
+        "--limit-pages", type=int, help="pages per all-core limit measurement (default 2 passes)"
+    )
+    parser.add_argument("--land-articles", type=int, help="articles for the landing measurement")
+    parser.add_argument("--rss-every", type=int, help="record RSS after every N pages (1000)")
+    return parser
+
+
+def list_pages(folder: Path) -> list[Path]:
+    """The pages of a folder the pipeline's folder source would read, in a stable order."""
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(PAGE_SUFFIXES)
+    )
+
+
+def read_page(path: Path) -> str:
+    """Page text as the bare limit gets it: bytes un-gzipped and decoded, no charset sniffing."""
+    data = path.read_bytes()
+    if path.name.lower().endswith(".gz"):
+        data = gzip.decompress(data)
+    return data.decode("utf-8", errors="replace")
+
+
+def replicate_pages(pages: Sequence[Path], total: int, dest: Path) -> int:
+    """A view of `total` pages under distinct names; the pipeline keys on location, not bytes.
+
+    Hard links where the file system allows, else copies. Not symlinks: extraction resolves
+    them, so every copy would collapse into the article id of the original.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    for i in range(total):
+        src = pages[i % len(pages)]
+        target = dest / f"r{i // len(pages):04d}-{src.name}"
+        try:
+            os.link(src, target)
+        except OSError:
+            shutil.copyfile(src, target)
+    return total
+
+
+# --- the limit: bare trafilatura -------------------------------------------------------------
+
+_PAGES: list[str] = []
+
+
+def _load_pages(paths: Sequence[Path]) -> None:
+    """Pool initializer: every worker holds the decoded pages, so tasks carry only an index."""
+    _PAGES[:] = [read_page(p) for p in paths]
+
+
+def _bare_extract(index: int) -> int:
+    """One bare extraction, as the trafilatura documentation shows it."""
+    import trafilatura
+
+    result = trafilatura.extract(_PAGES[index % len(_PAGES)], with_metadata=True)
+    return len(result or "")
+
+
+def measure_limit_one_core(paths: Sequence[Path], pages: int) -> dict[str, float]:
+    """Bare extraction in a tight loop in this process."""
+    _load_pages(paths)
+    for i in range(min(3, len(_PAGES))):  # warm-up: lazy imports and compiled patterns
+        _bare_extract(i)
+    cpu0, start = time.process_time(), time.perf_counter()
+    for i in range(pages):
+        _bare_extract(i)
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
+    _PAGES.clear()
+    return _rate(pages, wall, cpu, cores=1)
+
+
+def measure_limit_all_cores(paths: Sequence[Path], pages: int, workers: int) -> dict[str, float]:
+    """Bare extraction over a process pool with one worker per core, loading excluded."""
+    with ProcessPoolExecutor(workers, initializer=_load_pages, initargs=(list(paths),)) as pool:
+        list(pool.map(_bare_extract, range(workers * 2)))  # warm-up in every worker
+        cpu0, start = tree_cpu_seconds(os.getpid()), time.perf_counter()
+        list(pool.map(_bare_extract, range(pages), chunksize=4))
+        wall = time.perf_counter() - start
+        cpu = tree_cpu_seconds(os.getpid()) - cpu0
+    return _rate(pages, wall, cpu, cores=workers)
+
+
+def _rate(pages: int, wall: float, cpu: float, cores: int) -> dict[str, float]:
+    return {
+        "pages": pages,
+        "seconds": round(wall, 3),
+        "pages_per_s": round(pages / wall, 2),
+        "cpu_seconds": round(cpu, 2),
+        "cpu_utilisation": round(cpu / (wall * cores), 3),
+        "pages_per_cpu_s": round(pages / cpu, 2) if cpu else 0.0,
+    }
+
+
+# --- our pipeline, end to end ----------------------------------------------------------------
+
+
+def measure_pipeline(
+    folder: Path, db: Path, pages: int, batch_size: int, workers: int, rss_every: int
+) -> dict[str, Any]:
+    """`run_pipeline` in a fresh process: wall time, CPU and RSS of its whole process tree."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.pipeline_run",
+        str(folder),
+        str(db),
+        str(batch_size),
+        str(workers),
+    ]
+    rss_by_pages: list[dict[str, float]] = []
+    summary: dict[str, int] = {}
+    next_mark = rss_every
+    before = os.times()
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    assert proc.stdout is not None
+    with PeakSampler(proc.pid) as sampler:
+        for line in proc.stdout:
+            kind, _, rest = line.partition(" ")
+            if kind == "progress":
+                done = int(rest.split()[0])
+                if done >= next_mark:
+                    rss = sampler.sample()
+                    rss_by_pages.append({"pages": done, "rss_mb": round(rss / MB, 1)})
+                    next_mark = (done // rss_every + 1) * rss_every
+            elif kind == "summary":
+                summary = json.loads(rest)
+        code = proc.wait()
+    wall = time.perf_counter() - start
+    after = os.times()
+    if code != 0:
+        raise RuntimeError(f"pipeline run failed with exit code {code}: {shlex.join(cmd)}")
+    # The child and the pool workers it waited for are all accounted to us once it exits.
+    cpu = (after.children_user + after.children_system) - (
+        before.children_user + before.children_system
+    )
+    result: dict[str, Any] = _rate(pages, wall, cpu, cores=workers)
+    result.update(
+        summary=summary,
+        rows=count_rows(db),
+        peak_rss_mb=round(sampler.peak / MB, 1),
+        peak_pss_mb=round(sampler.peak_pss / MB, 1),
+        rss_by_pages=rss_by_pages,
+        rss_growth_pct=rss_growth(rss_by_pages, rss_every),
+    )
+    return result
+
+
+def rss_growth(rss_by_pages: Sequence[dict[str, float]], every: int) -> float | None:
+    """RSS after the last mark against RSS after the second (page 2,000 at the default step)."""
+    if len(rss_by_pages) < 3:
+        return None
+    base = next((r for r in rss_by_pages if r["pages"] >= 2 * every), rss_by_pages[1])
+    last = rss_by_pages[-1]
+    return round(100.0 * (last["rss_mb"] - base["rss_mb"]) / base["rss_mb"], 1)
+
+
+def count_rows(db: Path) -> dict[str, int]:
+    """What the run committed, read back from the file."""
+    from transforms.database import connect
+
+    with connect(db, read_only=True) as con:
+        row = con.execute(
+            "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM article_topics),"
+            " (SELECT count(*) FROM article_entities), (SELECT count(*) FROM ingest_errors)"
+        ).fetchone()
+    assert row is not None
+    return dict(zip(("articles", "topics", "entities", "errors"), map(int, row), strict=True))
+
+
+# --- the parts alone -------------------------------------------------------------------------
+
+
+def sample_articles(folder: Path, workers: int) -> list[Any]:
+    """Extracted and tagged articles of the corpus, the input of the parts measured alone."""
+    from ingest.folder import scan_folder
+    from ingest.pipeline import extract_items, tag_articles
+
+    articles = [a for a in extract_items(list(scan_folder(folder)), workers) if a.error is None]
+    return tag_articles(articles)
+
+
+def measure_tagging(tagged: Sequence[Any], min_articles: int) -> dict[str, float]:
+    """Single-core tagging rate over the corpus's extracted articles."""
+    from transforms.tagging import load_tagger
+
+    tagger = load_tagger()
+    articles = [t.article for t in tagged]
+    for a in articles[:5]:
+        tagger.tag(a.title, a.text)
+    rounds = max(1, -(-min_articles // len(articles)))
+    cpu0, start = time.process_time(), time.perf_counter()
+    for _ in range(rounds):
+        for a in articles:
+            tagger.tag(a.title, a.text)
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
+    n = rounds * len(articles)
+    return {
+        "articles": n,
+        "mean_text_chars": round(sum(len(a.text) for a in articles) / len(articles)),
+        "seconds": round(wall, 3),
+        "articles_per_s_per_core": round(n / cpu, 1),
+        "articles_per_s_wall": round(n / wall, 1),
+    }
+
+
+def measure_landing(tagged: Sequence[Any], db: Path, total: int, batch_size: int) -> dict[str, Any]:
+    """`land_batches` alone into a fresh file: articles of the corpus's size under new ids."""
+    from transforms.load import land_batches
+
+    copies = [
+        replace(t, article=replace(t.article, article_id=f"bench-{i:07d}"))
+        for i, t in enumerate(tagged[i % len(tagged)] for i in range(total))
+    ]
+    batches = [copies[i : i + batch_size] for i in range(0, total, batch_size)]
+    start = time.perf_counter()
+    counts = land_batches(db, batches, "bench-landing")
+    wall = time.perf_counter() - start
+    return {
+        "articles": total,
+        "batch_size": batch_size,
+        "seconds": round(wall, 3),
+        "articles_per_s": round(total / wall, 1),
+        "new": counts.new,
+        "db_mb": round(db.stat().st_size / MB, 1),
+    }
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """Cores, memory and load, so a figure can be read against the machine it came from."""
+    return {
+        "cores": os.cpu_count(),
+        "mem_total_gb": round(mem_total_bytes() / 1024**3, 1),
+        "python": platform.python_version(),
+        "load_avg": load_average(),
+    }
+
+
+def check_targets(results: dict[str, Any]) -> dict[str, bool | None]:
+    """Which of issue 6's targets this run meets (None when the run could not say)."""
+    pipe = results["pipeline"]
+    growth = pipe["rss_growth_pct"]
+    return {
+        "ratio_pipeline_to_all_core_limit >= 0.85": results["ratio_pipeline_to_all_core_limit"]
+        >= TARGETS["ratio_pipeline_to_all_core_limit"],
+        "peak_rss_mb <= 600": pipe["peak_rss_mb"] <= TARGETS["peak_rss_mb"],
+        "rss_growth_pct <= 10": None if growth is None else growth <= TARGETS["rss_growth_pct"],
+        "landing >= 20,000 articles/s": results["landing"]["articles_per_s"]
+        >= TARGETS["landing_articles_per_s"],
+        "tagging >= 1,000 articles/s/core": results["tagging"]["articles_per_s_per_core"]
+        >= TARGETS["tagging_articles_per_s_per_core"],
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Measure everything once, side by side; None when there is nothing to measure."""
+    folder = args.pages or DEFAULT_CORPUS
+    if not folder.is_dir():
+        return None
+    pages = list_pages(folder)
+    if not pages:
+        raise SystemExit(f"no .html or .html.gz pages in {folder}")
+    workers = args.workers or os.cpu_count() or 1
+    if args.replicate:
+        total = args.replicate * len(pages)
+    else:
+        total = args.target_pages or (len(pages) * 2 if args.quick else DEFAULT_TARGET_PAGES)
+    limit_pages = args.limit_pages or 2 * len(pages)
+    land_total = args.land_articles or (200 if args.quick else 20_000)
+    rss_every = args.rss_every or (max(1, total // 5) if args.quick else 1000)
+    progress = Reporter()
+
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": shlex.join(["python", "-m", "bench.run_bench", *args.argv]),
+        "machine": machine(),
+        "corpus": {
+            "folder": str(folder),
+            "base_pages": len(pages),
+            "mean_page_kb": round(sum(len(read_page(p)) for p in pages) / len(pages) / 1024, 1),
+            "pipeline_pages": total,
+        },
+        "workers": workers,
+        "batch_size": args.batch_size,
+    }
+    with tempfile.TemporaryDirectory(prefix="tradewire-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        progress.say(f"limit: bare trafilatura on one core, {len(pages)} pages")
+        results["limit_one_core"] = measure_limit_one_core(pages, len(pages))
+        progress.say(f"limit: bare trafilatura on {workers} cores, {limit_pages} pages")
+        before = measure_limit_all_cores(pages, limit_pages, workers)
+
+        progress.say(f"pipeline: {total} pages, batch {args.batch_size}, {workers} workers")
+        view = tmp / "pages"
+        replicate_pages(pages, total, view)
+        results["pipeline"] = measure_pipeline(
+            view, tmp / "pipeline.duckdb", total, args.batch_size, workers, rss_every
+        )
+        shutil.rmtree(view)
+
+        progress.say("limit again, after the pipeline, to average out changes in machine load")
+        after = measure_limit_all_cores(pages, limit_pages, workers)
+        results["limit_all_cores"] = {
+            "pages_per_s": round((before["pages_per_s"] + after["pages_per_s"]) / 2, 2),
+            "before": before,
+            "after": after,
+        }
+
+        progress.say("parts alone: tagging and landing")
+        tagged = sample_articles(folder, workers)
+        results["tagging"] = measure_tagging(tagged, 50 if args.quick else 2000)
+        results["landing"] = measure_landing(
+            tagged, tmp / "landing.duckdb", land_total, args.batch_size
+        )
+
+    limit = results["limit_all_cores"]
+    pipe = results["pipeline"]
+    results["ratio_pipeline_to_all_core_limit"] = round(
+        pipe["pages_per_s"] / limit["pages_per_s"], 3
+    )
+    cpu_limit = (limit["before"]["pages_per_cpu_s"] + limit["after"]["pages_per_cpu_s"]) / 2
+    results["ratio_pipeline_to_limit_per_cpu_s"] = round(pipe["pages_per_cpu_s"] / cpu_limit, 3)
+    results["machine"]["load_avg_after"] = load_average()
+    results["targets"] = check_targets(results)
+    return results
+
+
+class Reporter:
+    """Stage announcements on stderr, so stdout carries only the results."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def say(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.start:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """The figures as a Markdown table, ready for BENCHMARKS.md."""
+    one, lim, pipe = r["limit_one_core"], r["limit_all_cores"], r["pipeline"]
+    tag, land, m = r["tagging"], r["landing"], r["machine"]
+    w = r["workers"]
+    growth = pipe["rss_growth_pct"]
+    rows = [
+        (
+            "bare trafilatura.extract, 1 core",
+            f"{one['pages_per_s']:.1f} pages/s",
+            f"{one['cpu_utilisation']:.0%} of 1 core",
+        ),
+        (
+            f"bare trafilatura.extract, {w} cores (limit)",
+            f"{lim['pages_per_s']:.1f} pages/s",
+            f"before {lim['before']['pages_per_s']:.1f}, after {lim['after']['pages_per_s']:.1f}; {lim['before']['cpu_utilisation']:.0%} CPU",
+        ),
+        (
+            f"pipeline end to end ({pipe['pages']:,} pages)",
+            f"{pipe['pages_per_s']:.1f} pages/s",
+            f"{pipe['seconds']:.0f} s; {pipe['cpu_utilisation']:.0%} of {w} cores; {pipe['rows']['articles']:,} articles, {pipe['rows']['errors']} errors",
+        ),
+        (
+            "ratio pipeline / limit",
+            f"{r['ratio_pipeline_to_all_core_limit']:.3f}",
+            f"per CPU-second: {r['ratio_pipeline_to_limit_per_cpu_s']:.3f}",
+        ),
+        (
+            "peak RSS, pipeline process tree",
+            f"{pipe['peak_rss_mb']:.0f} MB",
+            f"parent + workers, summed; PSS {pipe['peak_pss_mb']:.0f} MB",
+        ),
+        (
+            "RSS growth, last mark vs page 2,000",
+            "n/a" if growth is None else f"{growth:+.1f} %",
+            ", ".join(f"{x['pages']}: {x['rss_mb']:.0f}" for x in pipe["rss_by_pages"]),
+        ),
+        (
+            "tagging alone, 1 core",
+            f"{tag['articles_per_s_per_core']:,.0f} articles/s",
+            f"mean text {tag['mean_text_chars']:,} chars",
+        ),
+        (
+            "DuckDB landing alone",
+            f"{land['articles_per_s']:,.0f} articles/s",
+            f"{land['articles']:,} articles, batches of {land['batch_size']}",
+        ),
+    ]
+    lines = [
+        f"date {r['date']}; {m['cores']} cores, {m['mem_total_gb']} GB; load before {m['load_avg'][0]:.2f}, after {m['load_avg_after'][0]:.2f}",
+        f"command: {r['command']}",
+        "",
+        "| measurement | figure | notes |",
+        "|---|---|---|",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+        "",
+        "targets: "
+        + ", ".join(
+            f"{k}: {'ok' if v else 'MISSED' if v is False else 'n/a'}"
+            for k, v in r["targets"].items()
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; exit 0 with a message when there is no corpus to run it on."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    if args.pages is not None and not args.pages.is_dir():
+        print(f"error: --pages {args.pages} is not a folder", file=sys.stderr)
+        return 2
+    results = run(args)
+    if results is None:
+        print(f"skipped: no --pages given and no corpus at {DEFAULT_CORPUS}")
+        return 0
+    print(format_report(results))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,230 @@
+"""Full-text search over articles: a BM25 index from DuckDB's fts extension, and snippets."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+FTS_ENV = "TRADEWIRE_FTS_EXTENSION"
+INDEX_SCHEMA = "fts_main_articles"
+SNIPPET_CHARS = 240
+
+# The macro lives in the main schema but calls the index's match_bm25, so it is (re)created
+# with the index: DuckDB binds a macro's body when it is created.
+SEARCH_MACRO = """
+CREATE OR REPLACE MACRO search_articles(q, topic := NULL, since := NULL) AS TABLE
+SELECT
+    a.article_id,
+    s.score,
+    a.title,
+    a.published_at,
+    a.source,
+    a.url,
+    a.us_china,
+    coalesce(t.topics, []::VARCHAR[]) AS topics
+FROM (
+    SELECT article_id, fts_main_articles.match_bm25(article_id, q) AS score FROM articles
+) AS s
+JOIN articles AS a USING (article_id)
+LEFT JOIN (
+    SELECT tp.article_id, list(tp.topic ORDER BY tp.score DESC, tp.topic) AS topics
+    FROM article_topics AS tp
+    GROUP BY tp.article_id
+) AS t USING (article_id)
+WHERE s.score IS NOT NULL
+  AND (topic IS NULL OR list_contains(t.topics, topic))
+  AND (since IS NULL OR CAST(a.published_at AT TIME ZONE 'UTC' AS DATE) >= CAST(since AS DATE))
+ORDER BY s.score DESC, a.article_id
+"""
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_WORD = re.compile(r"\w+")
+
+
+class SearchUnavailableError(RuntimeError):
+    """The fts extension cannot be loaded, or the database has no search index yet."""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One ranked article, with the sentence that best matches the query."""
+
+    article_id: str
+    score: float
+    title: str | None
+    published_at: datetime | None
+    source: str
+    url: str | None
+    topics: tuple[str, ...]
+    snippet: str
+    # (start, end) offsets into `snippet` of the words that matched the query.
+    highlights: tuple[tuple[int, int], ...]
+
+    def marked_snippet(self, left: str = "[", right: str = "]") -> str:
+        """Snippet with matched words wrapped, for plain-text output."""
+        out, last = [], 0
+        for start, end in self.highlights:
+            out += [self.snippet[last:start], left, self.snippet[start:end], right]
+            last = end
+        out.append(self.snippet[last:])
+        return "".join(out)
+
+
+def fts_extension_path() -> Path:
+    """Where the fts extension binary is: $TRADEWIRE_FTS_EXTENSION, else the PyPI package's copy."""
+    override = os.environ.get(FTS_ENV)
+    if override:
+        return Path(override)
+    try:
+        import duckdb_extension_fts
+    except ImportError:
+        return Path("duckdb_extension_fts (package not installed)")
+    package = Path(duckdb_extension_fts.__file__).parent
+    return package / "extensions" / f"v{duckdb.__version__}" / "fts.duckdb_extension"
+
+
+def load_fts(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> None:
+    """Load fts from a local file: this machine has no route to DuckDB's extension server."""
+    extension = path or fts_extension_path()
+    if not extension.is_file():
+        raise SearchUnavailableError(
+            f"full-text search extension not found at {extension}: install "
+            f"duckdb-extension-fts=={duckdb.__version__} (it is in pyproject.toml; run `make setup`)"
+            f" or point {FTS_ENV} at fts.duckdb_extension"
+        )
+    # Never let a query silently try to download an extension and hang on the network.
+    con.execute("SET autoinstall_known_extensions = false")
+    literal = str(extension).replace("'", "''")  # LOAD takes no parameters; the path is ours
+    try:
+        con.execute(f"LOAD '{literal}'")
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise SearchUnavailableError(f"cannot load {extension}: {first}") from exc
+
+
+def has_search_index(con: duckdb.DuckDBPyConnection) -> bool:
+    """Say whether refresh_search_index has run on this database."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ?", [INDEX_SCHEMA]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def known_topics(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Topics present in the database, to turn a typo in --topic into a helpful error."""
+    rows = con.execute("SELECT DISTINCT topic FROM article_topics ORDER BY topic").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def refresh_search_index(con: duckdb.DuckDBPyConnection, extension: Path | None = None) -> int:
+    """Rebuild the BM25 index after a load (the index is a snapshot); needs a writer connection."""
+    load_fts(con, extension)
+    con.execute("PRAGMA create_fts_index('articles', 'article_id', 'title', 'text', overwrite=1)")
+    con.execute(SEARCH_MACRO)
+    row = con.execute(f"SELECT count(*) FROM {INDEX_SCHEMA}.docs").fetchone()
+    return int(row[0]) if row else 0
+
+
+def search_articles(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    *,
+    topic: str | None = None,
+    since: date | None = None,
+    limit: int = 10,
+    extension: Path | None = None,
+) -> list[SearchHit]:
+    """Ranked hits with snippets; works on a read-only connection once the index exists."""
+    load_fts(con, extension)
+    if not has_search_index(con):
+        raise SearchUnavailableError(
+            "this database has no search index yet: build it with `tradewire search --reindex`"
+        )
+    rows = con.execute(
+        "SELECT s.article_id, s.score, s.title, s.published_at, s.source, s.url, s.topics, a.text "
+        "FROM search_articles(?, topic := ?, since := ?) AS s JOIN articles AS a USING (article_id) "
+        "ORDER BY s.score DESC, s.article_id LIMIT ?",
+        [query, topic, since, limit],
+    ).fetchall()
+    stems = stem_words(con, _WORD.findall(query) + [w for r in rows for w in _WORD.findall(r[7])])
+    wanted = {stems[w.lower()] for w in _WORD.findall(query)} - stopwords(con)
+    hits = []
+    for article_id, score, title, published_at, source, url, topics, text in rows:
+        snippet, spans = best_snippet(text, wanted, stems)
+        hits.append(
+            SearchHit(
+                article_id=article_id,
+                score=float(score),
+                title=title,
+                published_at=published_at,
+                source=source,
+                url=url,
+                topics=tuple(topics or ()),
+                snippet=snippet,
+                highlights=spans,
+            )
+        )
+    return hits
+
+
+def stem_words(con: duckdb.DuckDBPyConnection, words: Sequence[str]) -> dict[str, str]:
+    """Lower-cased word -> Porter stem, with the stemmer the index used, in one query."""
+    unique = sorted({w.lower() for w in words})
+    rows = con.execute(
+        "SELECT w, stem(w, 'porter') FROM unnest(CAST(? AS VARCHAR[])) AS u(w)", [unique]
+    ).fetchall()
+    return {str(w): str(s) for w, s in rows}
+
+
+def stopwords(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The index's stopwords: they never rank, so they should not light up a snippet either."""
+    rows = con.execute(f"SELECT sw FROM {INDEX_SCHEMA}.stopwords").fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def best_snippet(
+    text: str, wanted: set[str], stems: dict[str, str]
+) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The sentence matching the most distinct query terms, trimmed, with the matches' offsets."""
+    best: tuple[int, int, str] | None = None
+    for sentence in (s.strip() for s in _SENTENCE_END.split(text)):
+        if not sentence:
+            continue
+        found = [stems.get(m.group().lower()) for m in _WORD.finditer(sentence)]
+        distinct = len({s for s in found if s in wanted})
+        total = sum(1 for s in found if s in wanted)
+        if best is None or (distinct, total) > (best[0], best[1]):
+            best = (distinct, total, sentence)
+    sentence = best[2] if best else ""
+    sentence = _trim_around_first_match(sentence, wanted, stems)
+    spans: list[tuple[int, int]] = []
+    for m in _WORD.finditer(sentence):
+        if stems.get(m.group().lower()) not in wanted:
+            continue
+        # "[rare earth export]" reads better than "[rare] [earth] [export]".
+        if spans and not sentence[spans[-1][1] : m.start()].strip():
+            spans[-1] = (spans[-1][0], m.end())
+        else:
+            spans.append((m.start(), m.end()))
+    return sentence, tuple(spans)
+
+
+def _trim_around_first_match(sentence: str, wanted: set[str], stems: dict[str, str]) -> str:
+    """Why: a 90-word sentence drowns a result table; keep a window that starts near a match."""
+    if len(sentence) <= SNIPPET_CHARS:
+        return sentence
+    first = next(
+        (m.start() for m in _WORD.finditer(sentence) if stems.get(m.group().lower()) in wanted), 0
+    )
+    start = max(0, first - SNIPPET_CHARS // 4)
+    start = sentence.rfind(" ", 0, start) + 1 if start else 0
+    window = sentence[start : start + SNIPPET_CHARS]
+    cut = window.rfind(" ")
+    window = window[:cut] if cut > SNIPPET_CHARS // 2 else window
+    return ("…" if start else "") + window + "…"
