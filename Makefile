@@ -61,7 +61,8 @@ bench: $(VENV)/.synced
 	$(BIN)/python -m bench.run_bench $(BENCH_ARGS)
 
 airflow: setup
-	@echo "Airflow UI: http://127.0.0.1:8080  (user admin, password in .airflow/passwords.json)"
+	@echo "Airflow UI: http://127.0.0.1:8080 -- log in as admin; the password is in .airflow/passwords.json"
+	@echo "(created on first start). Ctrl-C stops every component."
 	$(AIRFLOW) standalone
 
 clean:
