@@ -58,7 +58,14 @@ EPILOG_SNAPSHOT = """examples:
   tradewire snapshot                      # writes data/tradewire.snapshot.duckdb
   duckdb -readonly data/tradewire.snapshot.duckdb
 """
-
+EPILOG_RETAG = """examples:
+  tradewire retag                         # after editing transforms/taxonomy.toml
+  tradewire retag --db /tmp/trade.duckdb --batch-size 200
+"""
+EPILOG_EVAL_TAGS = """examples:
+  tradewire eval-tags ../shared/corpus/articles/labeled-dev.jsonl
+(input: JSON Lines with id, title, text, us_china and topics per line)
+"""
 
 class CliError(Exception):
     """An error the user can fix; printed as one line, never as a stack trace."""
@@ -179,6 +186,25 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--db", help="DuckDB file (default: $TRADEWIRE_DB or data/tradewire.duckdb)")
     snap.add_argument("--out", help="snapshot file (default: <db>.snapshot.duckdb beside the db)")
     snap.set_defaults(func=cmd_snapshot)
+
+    retag = sub.add_parser(
+        "retag",
+        help="re-tag stored articles after the taxonomy or gazetteer changed",
+        epilog=EPILOG_RETAG,
+        formatter_class=fmt,
+    )
+    retag.add_argument("--db", help=DB_HELP)
+    retag.add_argument("--batch-size", type=int, default=500, help="articles per transaction")
+    retag.set_defaults(func=cmd_retag)
+
+    eval_tags = sub.add_parser(
+        "eval-tags",
+        help="score the tagger against hand-labeled JSON Lines",
+        epilog=EPILOG_EVAL_TAGS,
+        formatter_class=fmt,
+    )
+    eval_tags.add_argument("file", metavar="FILE.jsonl", help="labeled articles")
+    eval_tags.set_defaults(func=cmd_eval_tags)
     return parser
 
 
@@ -512,6 +538,41 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     if not db_path.exists():
         raise CliError(f"no database at {db_path}: create it with `tradewire run --source seeds`")
     print(publish_snapshot(db_path, Path(args.out) if args.out else None))
+    return 0
+
+
+def cmd_retag(args: argparse.Namespace) -> int:
+    """Bring stored tags up to the current tagger without refetching anything."""
+    from ingest.settings import Settings, resolve_db_path
+    from transforms.retagging import retag_articles
+
+    if args.batch_size < 1:
+        raise CliError("--batch-size must be at least 1")
+    db_path = resolve_db_path(args.db)
+    if not db_path.exists():
+        raise CliError(f"no database at {db_path}: create it with `tradewire run --source seeds`")
+    counts = retag_articles(db_path, batch_size=args.batch_size)
+    print(counts.describe())
+    if counts.retagged:
+        from transforms.derived import refresh_after_load
+
+        refresh_after_load(db_path, snapshot=Settings().snapshot)
+    return 0
+
+
+def cmd_eval_tags(args: argparse.Namespace) -> int:
+    """Precision, recall and F1 per topic and for us_china, with the worst mistakes."""
+    from transforms.evaluation import evaluate, format_report, read_labeled
+    from transforms.tagging import load_tagger
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"no such file: {path}")
+    try:
+        records = read_labeled(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path} is not JSON Lines: {exc}") from exc
+    print(format_report(evaluate(records, load_tagger())))
     return 0
 
 

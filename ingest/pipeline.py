@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TypeVar
@@ -18,7 +18,7 @@ from typing import TypeVar
 from trafilatura.meta import reset_caches
 
 from ingest.extraction import detect_language, extract_item
-from ingest.folder import scan_folder
+from ingest.folder import document_kind, scan_folder
 from ingest.records import Article, SourceItem, TaggedArticle, TagResult
 from transforms.database import DatabaseMissingError, connect
 from transforms.load import LoadCounts, RunInfo, finish_run, land_batches
@@ -64,17 +64,44 @@ def load_known_hashes(db_path: Path) -> dict[str, str]:
     return {str(location): str(raw_hash) for location, raw_hash in rows}
 
 
+@dataclass
+class Discovery:
+    """New or changed documents, found lazily so hashing overlaps extraction; counts as it goes."""
+
+    sources: Sequence[str]
+    known: dict[str, str]
+    seen: int = 0
+    fresh: int = 0
+
+    def __iter__(self) -> Iterator[SourceItem]:
+        for source in self.sources:
+            for item in scan_folder(Path(source)):
+                self.seen += 1
+                if self.known.get(item.location) != item.raw_hash:
+                    self.fresh += 1
+                    yield item
+
+    @property
+    def unchanged(self) -> int:
+        """Documents skipped so far because their bytes match what is already landed."""
+        return self.seen - self.fresh
+
+
 def discover_items(sources: Sequence[str], db_path: Path) -> tuple[list[SourceItem], int]:
     """New or changed documents across the sources, and how many documents were seen in all."""
-    known = load_known_hashes(db_path)
-    seen = 0
-    fresh: list[SourceItem] = []
-    for source in sources:
-        for item in scan_folder(Path(source)):
-            seen += 1
-            if known.get(item.location) != item.raw_hash:
-                fresh.append(item)
-    return fresh, seen
+    discovery = Discovery(sources, load_known_hashes(db_path))
+    fresh = list(discovery)
+    return fresh, discovery.seen
+
+
+def count_documents(sources: Sequence[str]) -> int:
+    """Documents the folder sources hold, without reading them: the total for a progress bar."""
+    return sum(
+        1
+        for source in sources
+        for path in Path(source).resolve().rglob("*")
+        if document_kind(path) is not None and path.is_file()
+    )
 
 
 def chunk(items: Sequence[SourceItem], size: int) -> list[list[SourceItem]]:
@@ -198,19 +225,21 @@ def tag_articles(articles: Iterable[Article]) -> list[TaggedArticle]:
 
 
 def iter_tagged_batches(
-    items: Sequence[SourceItem], batch_size: int, workers: int
+    items: Iterable[SourceItem], batch_size: int, workers: int
 ) -> Iterator[list[TaggedArticle]]:
     """Extract and tag in one pool for the whole run, yielding landing batches in input order.
 
-    Workers keep extracting the next pages while the caller lands a batch; memory stays bounded
-    by one batch plus the tasks in flight.
+    Items are read lazily, and workers keep extracting the next pages while the caller lands a
+    batch; memory stays bounded by one batch plus the tasks in flight.
     """
-    if workers <= 1 or len(items) < MIN_POOL_ITEMS:
-        for piece in batched(items, batch_size):
+    stream = iter(items)
+    head = list(islice(stream, MIN_POOL_ITEMS))
+    if workers <= 1 or len(head) < MIN_POOL_ITEMS:
+        for piece in batched(chain(head, stream), batch_size):
             yield process_chunk(piece)
         return
     batch: list[TaggedArticle] = []
-    for tagged in map_in_pool(process_chunk, items, min(workers, len(items))):
+    for tagged in map_in_pool(process_chunk, chain(head, stream), workers):
         batch.append(tagged)
         if len(batch) >= batch_size:
             yield batch
@@ -256,16 +285,22 @@ def run_pipeline(
 ) -> RunSummary:
     """One full pass without Airflow: discover, extract, tag and land, batch by batch.
 
-    Workers extract and tag; this process only lands, `land_size` articles per transaction,
+    Discovery hashes files as the pool asks for them; workers extract and tag; this process
+    lands, `land_size` articles per transaction,
     opening the database (and so taking its write lock) only for each landing.
     """
     run = RunInfo(run_id=run_id or new_run_id(), started_at=datetime.now(UTC), trigger="cli")
-    items, seen = discover_items(sources, db_path)
-    batches = iter_tagged_batches(items, batch_size, worker_count(workers))
+    discovery = Discovery(sources, load_known_hashes(db_path))
+    batches = iter_tagged_batches(discovery, batch_size, worker_count(workers))
     if progress is not None:
-        batches = report_progress(batches, len(items), progress)
+        report = progress
+        batches = report_progress(
+            batches,
+            count_documents(sources),
+            lambda done, total: report(done + discovery.unchanged, total),
+        )
     counts = land_batches(db_path, group_batches(batches, land_size), run.run_id)
     # Documents skipped at discovery are unchanged too; the load only counts what it compared.
-    counts = counts + LoadCounts(unchanged=seen - len(items))
-    finish_run(db_path, run, seen, counts)
-    return RunSummary(run_id=run.run_id, seen=seen, counts=counts)
+    counts = counts + LoadCounts(unchanged=discovery.unchanged)
+    finish_run(db_path, run, discovery.seen, counts)
+    return RunSummary(run_id=run.run_id, seen=discovery.seen, counts=counts)

@@ -367,7 +367,7 @@ def split_sentences(text: str, field: str = "text", paragraph_base: int = 0) -> 
             continue
         _add_sentence(sentences, text, field, cursor, stop, paragraph)
         cursor = stop
-    _add_sentence(sentences, text, field, cursor, size, paragraph)
+    _add_sentence(sentences, text, field, cursor, len(text), paragraph)
     return sentences
 
 

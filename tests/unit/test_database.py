@@ -3,6 +3,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from transforms.database import (
@@ -16,10 +17,10 @@ from transforms.database import (
 )
 
 
-def _applicable(con: object) -> list[str]:
+def _applicable(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Migrations a fresh database gets: those whose `-- requires:` tables exist (all, once the
     issues they wait for have landed)."""
-    return [n for n, sql in list_migrations() if not missing_requirements(con, sql)]  # type: ignore[arg-type]
+    return [n for n, sql in list_migrations() if not missing_requirements(con, sql)]
 
 
 def test_migrations_create_the_contract_tables(db_path: Path) -> None:
