@@ -31,6 +31,7 @@ from bench.procs import (
     mem_total_bytes,
     tree_cpu_seconds,
 )
+from ingest.pipeline import LAND_SIZE
 
 DEFAULT_CORPUS = Path("/work/shared/corpus/pages/article-extraction-benchmark/html")
 DEFAULT_TARGET_PAGES = 10_000
@@ -379,9 +380,8 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
         progress.say("parts alone: tagging and landing")
         tagged = sample_articles(folder, workers)
         results["tagging"] = measure_tagging(tagged, 50 if args.quick else 2000)
-        results["landing"] = measure_landing(
-            tagged, tmp / "landing.duckdb", land_total, args.batch_size
-        )
+        # In the articles per transaction `tradewire run` lands.
+        results["landing"] = measure_landing(tagged, tmp / "landing.duckdb", land_total, LAND_SIZE)
 
     limit = results["limit_all_cores"]
     pipe = results["pipeline"]

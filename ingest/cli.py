@@ -67,6 +67,7 @@ EPILOG_EVAL_TAGS = """examples:
 (input: JSON Lines with id, title, text, us_china and topics per line)
 """
 
+
 class CliError(Exception):
     """An error the user can fix; printed as one line, never as a stack trace."""
 

@@ -286,8 +286,8 @@ def run_pipeline(
     """One full pass without Airflow: discover, extract, tag and land, batch by batch.
 
     Discovery hashes files as the pool asks for them; workers extract and tag; this process
-    lands, `land_size` articles per transaction,
-    opening the database (and so taking its write lock) only for each landing.
+    lands `land_size` articles per transaction, opening the database (and so taking its
+    write lock) only for each landing.
     """
     run = RunInfo(run_id=run_id or new_run_id(), started_at=datetime.now(UTC), trigger="cli")
     discovery = Discovery(sources, load_known_hashes(db_path))

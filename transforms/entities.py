@@ -86,7 +86,7 @@ class TermMatch(NamedTuple, Generic[R]):
     inner: tuple[TermMatch[R], ...] = ()
 
 
-_WORD_CHAR = "0-9a-z\u00C0-\u024F"
+_WORD_CHAR = "0-9a-z\u00c0-\u024f"
 _IS_WORD = re.compile(f"[{_WORD_CHAR}]")
 
 

@@ -65,9 +65,7 @@ def count_articles(db_path: Path) -> int:
     return int(row[0]) if row else 0
 
 
-def read_stale_batch(
-    db_path: Path, version: str, after: str | None, limit: int
-) -> list[_Stored]:
+def read_stale_batch(db_path: Path, version: str, after: str | None, limit: int) -> list[_Stored]:
     """The next page (by article_id) of articles tagged by another tagger version."""
     with connect(db_path, read_only=True) as con:
         rows = con.execute(
@@ -80,7 +78,9 @@ def read_stale_batch(
             [version, after, after, limit],
         ).fetchall()
     return [
-        _Stored(r[0], r[1], r[2], r[3], r[4], bool(r[5]), frozenset(r[6] or ()), frozenset(r[7] or ()))
+        _Stored(
+            r[0], r[1], r[2], r[3], r[4], bool(r[5]), frozenset(r[6] or ()), frozenset(r[7] or ())
+        )
         for r in rows
     ]
 
@@ -127,7 +127,9 @@ def _tables(
         }
     )
     entity_rows = [
-        (a.article_id, e.entity_id, e.name, e.kind, e.mentions) for a, r in batch for e in r.entities
+        (a.article_id, e.entity_id, e.name, e.kind, e.mentions)
+        for a, r in batch
+        for e in r.entities
     ]
     entities = pa.table(
         {
@@ -162,7 +164,11 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: Sequence[tuple[_Stored, T
             "FROM retag_todo t WHERE articles.article_id = t.article_id"
         )
         for table, source, columns in (
-            ("article_topics", "new_topics", "article_id, topic, score, evidence, taxonomy_version"),
+            (
+                "article_topics",
+                "new_topics",
+                "article_id, topic, score, evidence, taxonomy_version",
+            ),
             ("article_entities", "new_entities", "article_id, entity_id, name, kind, mentions"),
         ):
             con.execute(
@@ -233,6 +239,4 @@ def _count_changed_written(
             [version, ids],
         ).fetchall()
     written = dict((r[0], r[1]) for r in rows)
-    return sum(
-        _tags_changed(a, r) for a, r in batch if written.get(a.article_id) == a.content_hash
-    )
+    return sum(_tags_changed(a, r) for a, r in batch if written.get(a.article_id) == a.content_hash)

@@ -8,11 +8,11 @@ import hashlib
 import json
 import re
 import tomllib
-from re import _constants as sre_constants  # type: ignore[attr-defined]
-from re import _parser as sre_parser  # type: ignore[attr-defined]
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from re import _constants as sre_constants  # type: ignore[attr-defined]
+from re import _parser as sre_parser  # type: ignore[attr-defined]
 from typing import Any, NamedTuple, TextIO
 
 from ingest.records import EntityMention, Evidence, TagResult, TopicTag
@@ -468,15 +468,10 @@ class Tagger:
     taxonomy: Taxonomy
     gazetteer: Gazetteer
     version: str
-    index: TermMatcher[Ref] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    index: TermMatcher[Ref] = field(repr=False, compare=False)  # see build_index
     _plans: dict[str, _Plan | None] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
-
-    def __post_init__(self) -> None:
-        """Build the combined matcher when the caller did not pass one."""
-        if self.index is None:
-            object.__setattr__(self, "index", build_index(self.taxonomy, self.gazetteer))
 
     def tag(self, title: str | None, text: str) -> TagResult:
         """Tag one article."""
@@ -562,9 +557,7 @@ class Tagger:
         if match is None:
             return None
         terms = tuple((key, role) for kind, key, role in match.refs if kind == TERM)
-        ents = tuple(
-            self.gazetteer.entities[key] for kind, key, _ in match.refs if kind == ENTITY
-        )
+        ents = tuple(self.gazetteer.entities[key] for kind, key, _ in match.refs if kind == ENTITY)
         vocab = {key for kind, key, _ in match.refs if kind == VOCAB}
         inner: list[tuple[int, int, tuple[tuple[str, str], ...], tuple[Entity, ...]]] = []
         taken: dict[str, list[tuple[int, int]]] = {TERM: [], ENTITY: []}
@@ -686,9 +679,7 @@ class Tagger:
         long article needs more of them, so background mentions in long pieces stay untagged.
         Background cues ("amid the trade war") and enumerations weaken a sentence.
         """
-        body = sum(
-            1 for s in sentences if not s.head and s.end - s.start >= MIN_SENTENCE_CHARS
-        )
+        body = sum(1 for s in sentences if not s.head and s.end - s.start >= MIN_SENTENCE_CHARS)
         need = max(TAG_THRESHOLD, BODY_SHARE * body)
         totals: dict[str, float] = {}
         evidence: dict[str, list[Hit]] = {}
@@ -763,9 +754,7 @@ class Tagger:
             if not (us and cn):
                 continue
             economic = (
-                i in accepted
-                or ECONOMY in f.vocab
-                or any(eh.entity.economic for eh in f.entities)
+                i in accepted or ECONOMY in f.vocab or any(eh.entity.economic for eh in f.entities)
             )
             if not economic:
                 continue

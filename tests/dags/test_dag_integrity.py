@@ -114,3 +114,15 @@ def test_ingest_dag_policy(dagbag) -> None:  # type: ignore[no-untyped-def]
     assert [o.name for o in load.outlets] == ["tradewire_articles"]
     writers = [t.task_id for t in dag.tasks if t.pool == "duckdb_writer"]
     assert writers == ["load"]
+
+
+def test_retag_dag_policy(dagbag) -> None:  # type: ignore[no-untyped-def]
+    dag = dagbag.dags["trade_news_retag"]
+    assert dag.schedule is None or dag.timetable.summary in ("None", "none")
+    assert dag.catchup is False
+    assert dag.doc_md and "duckdb_writer" in dag.doc_md
+    for task in dag.tasks:
+        assert task.retries >= 1, task.task_id
+        assert task.retry_delay >= timedelta(seconds=10), task.task_id
+    assert [t.task_id for t in dag.tasks] == ["retag"]
+    assert dag.get_task("retag").pool == "duckdb_writer"

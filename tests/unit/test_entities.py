@@ -75,3 +75,19 @@ def test_duplicate_ids_are_rejected(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="duplicate"):
         load_gazetteer(path)
+
+
+def test_wrong_case_long_term_falls_back_to_a_shorter_one() -> None:
+    matcher = TermMatcher([("Trade Representative", False, "ustr"), ("trade", True, "t")])
+    text = "the trade representative spoke"
+    assert [(text[m.start : m.end], m.refs) for m in matcher.find(text)] == [("trade", ("t",))]
+
+
+def test_nested_terms_are_reported_inside_a_longer_match() -> None:
+    matcher = TermMatcher(
+        [("U.S. Trade Representative", False, "ustr"), ("trade", True, "t")], nested=True
+    )
+    text = "The U.S. Trade Representative said"
+    (m,) = list(matcher.find(text))
+    assert m.refs == ("ustr",)
+    assert [(text[i.start : i.end], i.refs) for i in m.inner] == [("Trade", ("t",))]

@@ -245,3 +245,70 @@ def test_tag_json_lines_keeps_order_and_reports_bad_lines() -> None:
     messages = err.getvalue().splitlines()
     assert [m.split(":")[0] for m in messages] == ["line 2", "line 4", "line 5"]
     assert "text" in messages[1]
+
+
+def test_zero_tariff_in_a_trade_agreement_is_not_tariffs() -> None:
+    title = "China and Georgia free trade agreement takes effect"
+    text = (
+        "The free trade agreement between China and Georgia took effect on Monday, officials said. "
+        "Under the agreement China will apply zero tariffs to most goods from Georgia. "
+        "Georgia will offer zero-tariff treatment to most Chinese products in return."
+    )
+    found = topics(tag(title, text))
+    assert "trade_talks" in found
+    assert "tariffs" not in found
+
+
+def test_background_mention_counts_less_than_the_story() -> None:
+    lede = "Shipments of solar panels from Vietnam rose by a third in May, customs data showed on Monday."
+    background = (
+        lede + " Exporters expanded output amid the trade war between the two largest economies. "
+        "Factories hired more workers despite the tariffs imposed last year."
+    )
+    story = (
+        lede + " Washington raised tariffs on the panels in April. "
+        "The tariffs cover modules and cells alike."
+    )
+    assert "tariffs" not in topics(tag("Vietnam solar exports climb", background))
+    assert "tariffs" in topics(tag("Vietnam solar exports climb", story))
+
+
+def test_range_enumeration_is_a_passing_mention() -> None:
+    lede = "Officials signed deals from aviation to agriculture worth $45 billion, the White House said."
+    plain = (
+        "Officials signed agriculture deals worth $45 billion on Wednesday, the White House said."
+    )
+    rest = " Boeing won the largest order. Airlines will take delivery next year."
+    assert "agriculture" not in topics(tag("Deals signed at state visit", lede + rest))
+    assert "agriculture" in topics(tag("Deals signed at state visit", plain + rest))
+
+
+def test_long_article_needs_more_than_two_passing_sentences() -> None:
+    filler = [
+        f"Paragraph {i} describes the port's new cranes and the dredging of berth number {i}."
+        for i in range(40)
+    ]
+    body = filler[:10] + ["Soybean cargoes were delayed by fog."] + filler[10:30]
+    body += ["Soybean traders waited a day."] + filler[30:]
+    short = filler[:3] + ["Soybean cargoes were delayed by fog.", "Soybean traders waited a day."]
+    title = "Port finishes dredging works"
+    assert "agriculture" not in topics(tag(title, "\n".join(body)))
+    assert "agriculture" in topics(tag(title, "\n".join(short)))
+
+
+def test_summit_alone_is_not_trade_talks() -> None:
+    text = (
+        "Leaders gathered for the G20 summit in Pittsburgh on Thursday, officials said. "
+        "Trade friction could spill into the summit, analysts said. "
+        "The summit ends on Friday with a statement on trade."
+    )
+    assert "trade_talks" not in topics(tag("Leaders meet in Pittsburgh", text))
+
+
+def test_chinese_tariff_article() -> None:
+    title = "美国宣布对中国钢铁加征关税"
+    text = "美国商务部周二宣布，将对从中国进口的钢铁加征25%的关税。中方表示将采取反制措施。"
+    result = tag(title, text)
+    assert "tariffs" in topics(result)
+    assert result.us_china
+    assert_offsets(result, title, text)
