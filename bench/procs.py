@@ -105,12 +105,17 @@ class PeakSampler:
 
     def sample(self) -> int:
         """Read the tree's RSS now, keep it if it is the highest yet, and return it."""
+        return sum(self.sample_each().values())
+
+    def sample_each(self) -> dict[int, int]:
+        """RSS of every process of the tree now (keeping the peaks), to show which one grows."""
         pids = tree_pids(self.root)
-        now = sum(rss_bytes(pid) for pid in pids)
+        each = {pid: rss_bytes(pid) for pid in pids}
+        now = sum(each.values())
         self.peak = max(self.peak, now)
         # What the tree really costs the machine: fork's shared pages are counted once.
         self.peak_pss = max(self.peak_pss, sum(pss_bytes(pid) for pid in pids))
-        return now
+        return each
 
     def __enter__(self) -> PeakSampler:
         self._thread.start()

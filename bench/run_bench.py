@@ -174,7 +174,7 @@ def measure_pipeline(
         str(batch_size),
         str(workers),
     ]
-    rss_by_pages: list[dict[str, float]] = []
+    rss_by_pages: list[dict[str, Any]] = []
     summary: dict[str, int] = {}
     next_mark = rss_every
     before = os.times()
@@ -187,8 +187,16 @@ def measure_pipeline(
             if kind == "progress":
                 done = int(rest.split()[0])
                 if done >= next_mark:
-                    rss = sampler.sample()
-                    rss_by_pages.append({"pages": done, "rss_mb": round(rss / MB, 1)})
+                    each = sampler.sample_each()
+                    parent = each.pop(proc.pid, 0)
+                    rss_by_pages.append(
+                        {
+                            "pages": done,
+                            "rss_mb": round((parent + sum(each.values())) / MB, 1),
+                            "parent_mb": round(parent / MB, 1),
+                            "workers_mb": [round(v / MB, 1) for v in sorted(each.values())],
+                        }
+                    )
                     next_mark = (done // rss_every + 1) * rss_every
             elif kind == "summary":
                 summary = json.loads(rest)
@@ -213,7 +221,7 @@ def measure_pipeline(
     return result
 
 
-def rss_growth(rss_by_pages: Sequence[dict[str, float]], every: int) -> float | None:
+def rss_growth(rss_by_pages: Sequence[dict[str, Any]], every: int) -> float | None:
     """RSS after the last mark against RSS after the second (page 2,000 at the default step)."""
     if len(rss_by_pages) < 3:
         return None

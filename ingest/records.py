@@ -38,6 +38,21 @@ class Article:
     provenance: dict[str, str] = field(default_factory=dict)  # field name -> rule that set it
     discovered_at: str | None = None
     error: str | None = None  # set when extraction failed; the row lands as an error row
+    # Quality fields (issue 5): defaults keep older staged rows and hand-built records valid.
+    canonical_url: str | None = None  # the URL article_id is derived from, canonicalised
+    canonical_ignored: str | None = None  # a rel=canonical/og:url on another domain, not used
+    published_at_source: str | None = None  # which candidate won, e.g. "jsonld", "url"
+    published_at_conflict: bool = False  # valid candidates more than a day apart
+    language_declared: str | None = None  # what the page says: <html lang>, og:locale, ...
+    language_conflict: bool = False  # declared and detected language differ
+    encoding: str | None = None  # codec the raw bytes were decoded with
+    encoding_rule: str | None = None  # bom, http-header, meta-charset, detected or default
+    is_truncated: bool = False  # paywalled teaser or otherwise cut-short body
+    truncation_reason: str | None = None  # ";"-joined signals that set is_truncated
+    raw_location: str | None = None  # where the raw bytes can be read again for reextract
+    extractor_version: str | None = None  # trafilatura version + hash of our settings
+    minhash: str | None = None  # hex MinHash signature of the text, for near-duplicate clusters
+    source_item: str | None = None  # JSON of the SourceItem, so reextract rebuilds the input
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from transforms.database import connect
 # (derived table, the view it materialises)
 DERIVED = (("topic_daily_counts", "topic_daily"), ("entity_daily_counts", "entity_mentions"))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# An article's tags change when it lands and when it is retagged.
+_CHANGED_AT = "greatest(ingested_at, coalesce(retagged_at, ingested_at))"
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,11 @@ def refresh_table(con: duckdb.DuckDBPyConnection, table: str, view: str) -> Refr
         con.execute(
             "CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT "
             "CAST(published_at AT TIME ZONE 'UTC' AS DATE) AS day FROM articles "
-            "WHERE ingested_at > ?",
+            f"WHERE {_CHANGED_AT} > ?",
             [since],
         )
         (articles, high) = con.execute(
-            "SELECT count(*), max(ingested_at) FROM articles WHERE ingested_at > ?", [since]
+            f"SELECT count(*), max({_CHANGED_AT}) FROM articles WHERE {_CHANGED_AT} > ?", [since]
         ).fetchone() or (0, None)
         (days,) = con.execute("SELECT count(*) FROM touched").fetchone() or (0,)
         # IS NOT DISTINCT FROM: undated articles count under day NULL and must refresh too.

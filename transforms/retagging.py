@@ -160,7 +160,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: Sequence[tuple[_Stored, T
         con.execute(
             "UPDATE articles SET us_china = t.us_china, us_china_score = t.us_china_score, "
             "us_china_evidence = CAST(t.us_china_evidence AS JSON), "
-            "taxonomy_version = t.taxonomy_version "
+            "taxonomy_version = t.taxonomy_version, retagged_at = now() "
             "FROM retag_todo t WHERE articles.article_id = t.article_id"
         )
         for table, source, columns in (

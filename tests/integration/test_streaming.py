@@ -71,6 +71,13 @@ def test_derived_tables_match_their_views_and_refresh_only_touched_days(
     assert refresh_derived(db_path)["topic_daily_counts_articles"] == 0  # not landed yet
     run_pipeline([str(folder)], db_path, workers=1)
     assert refresh_derived(db_path)["topic_daily_counts_articles"] == 1
+    # A retag rewrites tags without relanding: its articles' days are refreshed as well.
+    with connect(db_path, read_only=False) as con:
+        con.execute(
+            "UPDATE articles SET retagged_at = now() + INTERVAL 1 SECOND "
+            "WHERE article_id = (SELECT min(article_id) FROM articles)"
+        )
+    assert refresh_derived(db_path)["topic_daily_counts_articles"] == 1
 
 
 def test_freshness_reports_lag_from_discovery_to_landing(

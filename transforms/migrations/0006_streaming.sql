@@ -3,7 +3,10 @@
 CREATE TABLE topic_daily_counts AS SELECT * FROM topic_daily LIMIT 0;
 CREATE TABLE entity_daily_counts AS SELECT * FROM entity_mentions LIMIT 0;
 
--- How far each derived table has caught up, by articles.ingested_at.
+-- Set by `tradewire retag`: derived tables refresh the days of retagged articles too.
+ALTER TABLE articles ADD COLUMN retagged_at TIMESTAMPTZ;
+
+-- How far each derived table has caught up, by articles.ingested_at / retagged_at.
 CREATE TABLE derived_state (
     name         VARCHAR PRIMARY KEY,
     watermark    TIMESTAMPTZ NOT NULL,

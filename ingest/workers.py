@@ -1,0 +1,62 @@
+"""What runs inside extraction processes: kept free of DuckDB and Arrow, so workers stay small.
+
+Spawned workers import only this module's dependencies (trafilatura, the language model and
+the tagger), not the ~80 MB of database and columnar libraries the landing process needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from trafilatura.meta import reset_caches
+
+from ingest.extraction import detect_language, extract_item
+from ingest.records import Article, SourceItem, TaggedArticle, TagResult
+from transforms.tagging import load_tagger
+
+# trafilatura's module-level LRU caches grow about 1 MB per page unless cleared (trafilatura#216).
+CACHE_RESET_EVERY = 100
+
+_processed_since_reset = 0
+
+
+def release_caches(processed: int) -> None:
+    """Count processed pages and clear trafilatura's caches every CACHE_RESET_EVERY of them."""
+    global _processed_since_reset
+    _processed_since_reset += processed
+    if _processed_since_reset >= CACHE_RESET_EVERY:
+        _processed_since_reset = 0
+        reset_caches()
+
+
+def warm_worker() -> None:
+    """Load the tagger and the language model once per worker, not inside the first task."""
+    load_tagger()
+    detect_language("warm-up text for the language model, long enough to classify")
+
+
+def tag_articles(articles: Iterable[Article]) -> list[TaggedArticle]:
+    """Tag extracted articles; error rows pass through with an empty tag set."""
+    tagger = load_tagger()
+    empty = TagResult(False, 0.0, (), (), (), tagger.version)
+    return [
+        TaggedArticle(
+            article=article,
+            tags=tagger.tag(article.title, article.text) if article.error is None else empty,
+        )
+        for article in articles
+    ]
+
+
+def extract_chunk(items: Sequence[SourceItem]) -> list[Article]:
+    """Pool task for extraction alone (the DAG tags in a separate task)."""
+    articles = [extract_item(item) for item in items]
+    release_caches(len(items))
+    return articles
+
+
+def process_chunk(items: Sequence[SourceItem]) -> list[TaggedArticle]:
+    """Pool task: extract and tag where the page is, so only finished rows return to the parent."""
+    tagged = tag_articles([extract_item(item) for item in items])
+    release_caches(len(items))
+    return tagged
