@@ -33,16 +33,24 @@ INBOX = Asset(
 
 DOC_MD = """
 ### trade_news_ingest
-Discovers new or changed trade articles in the configured sources (the `seeds/` folder by
-default; a file dropped there starts a run within seconds through the `tradewire_inbox` asset
-watcher, and the 15-minute schedule is the safety net), extracts them with trafilatura, tags them for US–China topics with evidence, and lands
-them in DuckDB (`articles`, `article_topics`, `article_entities`, `ingest_runs`).
+Discovers new or changed trade articles in the sources of the registry
+(`TRADEWIRE_SOURCES_FILE`, default `seeds/sources.toml`: the offline `seeds/` folder; a file
+dropped there starts a run within seconds through the `tradewire_inbox` asset watcher, and the
+15-minute schedule is the safety net and polls the feeds that are due), extracts them with
+trafilatura, tags them for US–China topics with evidence, and lands them in DuckDB (`articles`,
+`article_topics`, `article_entities`, `ingest_runs`, and for feeds `sources`, `fetch_log`,
+`discovered_urls`, `feed_entries`).
 
-* **discover** stages new or changed documents as batches under `TRADEWIRE_STAGING_ROOT`.
+* **plan** picks the sources that are due (a failing feed is backed off exponentially) and
+  stages them in one group per site (folders together).
+* **poll** is mapped over the groups: conditional GETs of each feed, then each new entry's
+  page, politely (`ingest/fetch.py`), into the raw store; it stages batches of documents plus
+  the group's fetch log and source state. Neither it nor discover writes DuckDB.
+* **collect** flattens the groups' batch lists for the mapping below.
 * **extract** and **tag** are mapped over those batches; XCom carries only batch URLs.
 * **load** is the only task that writes the DuckDB file; it runs in the one-slot
-  `duckdb_writer` pool and commits one short transaction per batch, then emits the
-  `tradewire_articles` asset.
+  `duckdb_writer` pool and commits one short transaction per batch (each URL's terminal state
+  with its article), then the polls' records, then emits the `tradewire_articles` asset.
 
 Re-running over unchanged sources adds and changes nothing.
 """
@@ -70,10 +78,20 @@ DEFAULT_ARGS: dict[str, Any] = {
 )
 def trade_news_ingest() -> None:
     @task
-    def discover() -> list[str]:
-        from ingest.orchestration import discover_for_run
+    def plan() -> list[str]:
+        from ingest.orchestration import plan_for_run
 
-        return discover_for_run(get_current_context()["run_id"])
+        return plan_for_run(get_current_context()["run_id"])
+
+    @task
+    def poll(group: str) -> list[str]:
+        from ingest.orchestration import poll_for_run
+
+        return poll_for_run(group, get_current_context()["run_id"])
+
+    @task
+    def collect(groups: list[list[str]]) -> list[str]:
+        return [batch for group in groups for batch in group]
 
     @task
     def extract(batch: str) -> str:
@@ -97,7 +115,8 @@ def trade_news_ingest() -> None:
             list(batches), context["run_id"], dag_run.start_date, str(dag_run.run_type)
         )
 
-    load(tag.expand(batch=extract.expand(batch=discover())))  # type: ignore[arg-type]
+    batches = collect(poll.expand(group=plan()))  # type: ignore[arg-type]
+    load(tag.expand(batch=extract.expand(batch=batches)))  # type: ignore[arg-type]
 
 
 trade_news_ingest()

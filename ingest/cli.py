@@ -16,6 +16,9 @@ from typing import Any
 EPILOG_RUN = """examples:
   tradewire run --source seeds
   tradewire run --source seeds --db /tmp/trade.duckdb
+  tradewire run --source https://news.example.com/trade/rss.xml      # polls now, due or not
+  tradewire run --source example-wire                                # a name from sources.toml
+  tradewire run --source http://127.0.0.1:8000/feed.xml --allow-host 127.0.0.1
 """
 EPILOG_TAG = """examples:
   echo '{"id": "1", "title": "Rare earth curbs", "text": "China restricts gallium exports."}' \\
@@ -58,6 +61,10 @@ EPILOG_SNAPSHOT = """examples:
   tradewire snapshot                      # writes data/tradewire.snapshot.duckdb
   duckdb -readonly data/tradewire.snapshot.duckdb
 """
+EPILOG_REEXTRACT = """examples:
+  tradewire reextract                     # after upgrading trafilatura or changing its settings
+  tradewire reextract --db /tmp/trade.duckdb --batch-size 100 --workers 2
+"""
 EPILOG_RETAG = """examples:
   tradewire retag                         # after editing transforms/taxonomy.toml
   tradewire retag --db /tmp/trade.duckdb --batch-size 200
@@ -89,7 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="SRC",
-        help="a folder of .txt/.html/.html.gz articles (repeatable)",
+        help="a folder of .txt/.html/.html.gz articles, an RSS/Atom/JSON feed URL, or a source "
+        "name from $TRADEWIRE_SOURCES_FILE (repeatable)",
+    )
+    run.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="let this run fetch from HOST although it resolves to a private or loopback "
+        "address (repeatable; e.g. a local test server)",
     )
     run.add_argument("--db", help="DuckDB file (default: $TRADEWIRE_DB or data/tradewire.duckdb)")
     run.add_argument("--batch-size", type=int, default=None, help="documents per batch")
@@ -198,6 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
     retag.add_argument("--batch-size", type=int, default=500, help="articles per transaction")
     retag.set_defaults(func=cmd_retag)
 
+    reextract = sub.add_parser(
+        "reextract",
+        help="re-extract stored pages whose extractor version is out of date (no refetch)",
+        epilog=EPILOG_REEXTRACT,
+        formatter_class=fmt,
+    )
+    reextract.add_argument("--db", help=DB_HELP)
+    reextract.add_argument("--batch-size", type=int, default=200, help="articles per transaction")
+    reextract.add_argument("--workers", type=int, default=1, help="extraction processes")
+    reextract.set_defaults(func=cmd_reextract)
+
     eval_tags = sub.add_parser(
         "eval-tags",
         help="score the tagger against hand-labeled JSON Lines",
@@ -222,20 +249,22 @@ def iso_date(value: str) -> date:
 def cmd_run(args: argparse.Namespace) -> int:
     """Why a separate path from Airflow: a quick pass for newcomers and scripts."""
     from ingest.pipeline import run_pipeline
+    from ingest.polling import poll_config
     from ingest.progress import run_progress
     from ingest.settings import Settings, resolve_db_path
 
     settings = Settings()
-    for source in args.source:
-        if not Path(source).is_dir():
-            raise CliError(f"source {source!r} is not a folder")
-    with run_progress() as progress:
+    folders, feeds = resolve_run_sources(args.source, settings.sources_file)
+    # A feed's entry count is unknown until it is polled, so a bar would have no total.
+    with run_progress(enabled=False if feeds else None) as progress:
         summary = run_pipeline(
-            args.source,
+            folders,
             resolve_db_path(args.db),
             batch_size=args.batch_size or settings.batch_size,
             workers=settings.workers if args.workers is None else args.workers,
             progress=progress,
+            feeds=feeds,
+            poll=poll_config(settings, args.allow_host) if feeds else None,
         )
     print(summary.describe())
     if summary.counts.new or summary.counts.updated:
@@ -243,6 +272,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         refresh_after_load(resolve_db_path(args.db), snapshot=settings.snapshot)
     return 0
+
+
+def resolve_run_sources(values: Sequence[str], registry_file: Path) -> tuple[list[str], list[Any]]:
+    """Split --source values into folder paths and feed specs (URLs or registry names)."""
+    from ingest.sources_registry import RegistryError, load_sources, source_spec_for
+
+    try:
+        registry = load_sources(registry_file) if registry_file.exists() else ()
+        specs = [source_spec_for(value, registry) for value in values]
+    except RegistryError as exc:
+        raise CliError(str(exc)) from exc
+    folders = []
+    for value, spec in zip(values, specs, strict=True):
+        if spec.kind == "folder":
+            if not Path(spec.location).is_dir():
+                raise CliError(
+                    f"source {value!r} is not a folder, an http(s) feed URL or a source name "
+                    f"in {registry_file}"
+                )
+            folders.append(spec.location)
+    return folders, [spec for spec in specs if spec.kind == "feed"]
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
@@ -285,6 +335,19 @@ def cmd_extract(args: argparse.Namespace) -> int:
         "word_count": article.word_count,
         "content_hash": article.content_hash,
         "article_id": article.article_id,
+        "canonical_url": article.canonical_url,
+        "canonical_ignored": article.canonical_ignored,
+        "published_at_source": article.published_at_source,
+        "published_at_conflict": article.published_at_conflict,
+        "language_declared": article.language_declared,
+        "language_conflict": article.language_conflict,
+        "encoding": article.encoding,
+        "encoding_rule": article.encoding_rule,
+        "is_truncated": article.is_truncated,
+        "truncation_reason": article.truncation_reason,
+        "raw_location": article.raw_location,
+        "raw_hash": article.raw_hash,
+        "extractor_version": article.extractor_version,
         "provenance": article.provenance,
     }
     print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -558,6 +621,27 @@ def cmd_retag(args: argparse.Namespace) -> int:
         from transforms.derived import refresh_after_load
 
         refresh_after_load(db_path, snapshot=Settings().snapshot)
+    return 0
+
+
+def cmd_reextract(args: argparse.Namespace) -> int:
+    """Bring stored articles up to the current extractor from their stored raw bytes."""
+    from ingest.pipeline import new_run_id
+    from ingest.settings import resolve_db_path
+    from transforms.reextraction import reextract_articles
+
+    if args.batch_size < 1:
+        raise CliError("--batch-size must be at least 1")
+    db_path = resolve_db_path(args.db)
+    if not db_path.exists():
+        raise CliError(f"no database at {db_path}: create it with `tradewire run --source seeds`")
+    counts = reextract_articles(
+        db_path,
+        batch_size=args.batch_size,
+        workers=max(1, args.workers),
+        run_id=new_run_id("reextract"),
+    )
+    print(counts.describe())
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -11,13 +12,27 @@ from pathlib import Path
 
 import trafilatura
 
+from ingest.dates import choose_date, gather_candidates, reference_time
 from ingest.encoding import decode_html
-from ingest.records import Article, SourceItem
+from ingest.identity import choose_identity
+from ingest.pagemeta import PageMeta, declared_language, read_page_meta
+from ingest.records import Article, SourceItem, to_dict
 from ingest.textfile import parse_text_fixture, render_fixture_html
+from ingest.truncation import assess_truncation
 from ingest.urls import article_id_for
+from transforms.dedup import compute_signature
 
 # Below this many words a page is navigation or an error page, not an article.
 MIN_WORDS = 5
+# What we ask trafilatura for; part of EXTRACTOR_VERSION, so changing it marks rows stale.
+EXTRACTION_SETTINGS: dict[str, object] = {
+    "with_metadata": True,
+    "include_comments": False,
+    "include_tables": True,
+}
+# Bump when our own rules (dates, language, truncation, identity, shingles) change meaning.
+RULES_VERSION = "quality-1"
+_TAG = re.compile(r"<[^>]+>")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[^\W\d_\u3400-\u9fff\uf900-\ufaff]+(?:['’-][^\W\d_]+)*|\d+(?:[.,]\d+)*")
 
@@ -57,9 +72,7 @@ def detect_language(text: str) -> str | None:
 
 def extract_html(html: str, *, url: str | None) -> dict[str, object]:
     """Run trafilatura on one page and return the fields we keep, None where it found nothing."""
-    doc = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=True
-    )
+    doc = trafilatura.bare_extraction(html, url=url, **EXTRACTION_SETTINGS)  # type: ignore[arg-type]
     if doc is None or isinstance(doc, dict):
         return {}
     return {
@@ -79,51 +92,113 @@ def strip_leading_title(text: str, title: str | None) -> str:
     return rest.lstrip("\n") if first.strip() == title.strip() else text
 
 
+def extractor_version() -> str:
+    """trafilatura's version plus a hash of our settings: what `tradewire reextract` compares."""
+    settings = f"{sorted(EXTRACTION_SETTINGS.items())}|{RULES_VERSION}"
+    digest = hashlib.sha256(settings.encode("utf-8")).hexdigest()[:10]
+    return f"trafilatura-{trafilatura.__version__}+{digest}"
+
+
+def feed_summary_words(item: SourceItem) -> int | None:
+    """Words in the feed entry's summary (tags stripped), the yardstick for a cut-short body."""
+    summary = (item.feed_entry or {}).get("summary")
+    if not summary:
+        return None
+    return count_words(_TAG.sub(" ", str(summary))) or None
+
+
 def extract_item(item: SourceItem) -> Article:
     """Extract one discovered document; failures come back as an Article carrying `error`."""
     provenance: dict[str, str] = {}
+    # Optional fields the fetcher sets on fetched pages; folder documents have none of them.
+    content_type = getattr(item, "content_type", None)
+    http_status = getattr(item, "http_status", None)
+    page_url = getattr(item, "final_url", None) or item.url
+    raw_location = getattr(item, "raw_location", None) or item.location
     try:
         raw = read_source_bytes(item.location)
         if item.kind == "txt":
-            text_raw, _enc, rule = decode_html(raw, None)
+            text_raw, encoding, rule = decode_html(raw, content_type)
             html = render_fixture_html(parse_text_fixture(text_raw))
-            provenance["encoding"] = rule
             page_kind = "text-fixture"
+            meta = PageMeta()
         else:
-            html, _enc, rule = decode_html(raw, None)
-            provenance["encoding"] = rule
+            html, encoding, rule = decode_html(raw, content_type)
             page_kind = "html"
-        fields = extract_html(html, url=item.url)
+            meta = read_page_meta(html)
+        provenance["encoding"] = rule
+        fields = extract_html(html, url=page_url)
     except Exception as exc:  # one bad document must not stop the batch
         return _error_article(item, f"{type(exc).__name__}: {exc}")
     text = str(fields.get("text") or "")
     title = fields.get("title")
     title_str = str(title) if title else None
     text = strip_leading_title(text, title_str)
-    if count_words(text) < MIN_WORDS:
+    word_count = count_words(text)
+    if word_count < MIN_WORDS:
         return _error_article(item, "no text extracted")
     provenance["title"] = f"{page_kind}:trafilatura" if title_str else "none"
     author = fields.get("author")
     provenance["author"] = "trafilatura" if author else "none"
-    published = normalise_date(fields.get("date"))
-    provenance["published_at"] = "trafilatura" if published else "none"
+    trafilatura_date = fields.get("date")
+    date = choose_date(
+        gather_candidates(
+            meta,
+            html=html if page_kind == "html" else "",
+            url=page_url,
+            feed_published=(item.feed_entry or {}).get("published_at"),
+            trafilatura_date=str(trafilatura_date) if trafilatura_date else None,
+        ),
+        reference_time(item.discovered_at),
+    )
+    provenance["published_at"] = date.source or "none"
+    if date.evidence:
+        provenance["published_at_candidates"] = date.evidence
     language = detect_language(text)
     provenance["language"] = "detected:py3langid" if language else "none"
+    declared, declared_rule = declared_language(meta)
+    provenance["language_declared"] = declared_rule
+    identity = choose_identity(meta, page_url, item.location)
+    provenance["article_id"] = identity.rule
+    if identity.ignored:
+        provenance["canonical_ignored"] = "cross-domain"
+    truncation = assess_truncation(
+        meta,
+        text=text,
+        word_count=word_count,
+        http_status=http_status,
+        summary_words=feed_summary_words(item),
+    )
+    provenance["is_truncated"] = truncation.reason or "none"
     return Article(
-        article_id=article_id_for(item.url or Path(item.location).resolve().as_uri()),
+        article_id=identity.article_id,
         source=item.source,
         location=item.location,
         url=item.url,
         title=title_str,
         text=text,
         author=str(author) if author else None,
-        published_at=published,
+        published_at=date.published_at,
         language=language,
-        word_count=count_words(text),
+        word_count=word_count,
         content_hash=hash_content(title_str, text),
         raw_hash=item.raw_hash,
         provenance=provenance,
         discovered_at=item.discovered_at,
+        canonical_url=identity.canonical_url,
+        canonical_ignored=identity.ignored,
+        published_at_source=date.source,
+        published_at_conflict=date.conflict,
+        language_declared=declared,
+        language_conflict=bool(declared and language and declared != language),
+        encoding=encoding,
+        encoding_rule=rule,
+        is_truncated=truncation.is_truncated,
+        truncation_reason=truncation.reason,
+        raw_location=raw_location,
+        extractor_version=extractor_version(),
+        minhash=compute_signature(title_str, text),
+        source_item=json.dumps(to_dict(item), ensure_ascii=False, default=str),
     )
 
 

@@ -162,3 +162,36 @@ def _paywall_markers(tree: Any) -> tuple[str, ...]:
                 if PAYWALL_TOKEN.search(token) and token not in found:
                     found.append(token)
     return tuple(found[:5])
+
+
+# Old ISO 639 codes some CMSs still emit, and the macro-language py3langid reports instead.
+LANGUAGE_ALIASES = {"iw": "he", "in": "id", "ji": "yi", "nb": "no", "nn": "no", "zh-hant": "zh"}
+
+
+def normalise_language(value: str | None) -> str | None:
+    """Primary subtag, lower-cased ("en-US" -> "en", "zh_CN" -> "zh"), or None."""
+    if not value:
+        return None
+    primary = value.strip().replace("_", "-").split("-")[0].lower()
+    if not primary.isalpha() or not 2 <= len(primary) <= 3:
+        return None
+    return LANGUAGE_ALIASES.get(primary, primary)
+
+
+def declared_language(meta: PageMeta) -> tuple[str | None, str]:
+    """What the page says its language is, and where it said so (<html lang> wins)."""
+    for rule, value in (
+        ("html-lang", meta.html_lang),
+        ("content-language", meta.meta.get("content-language")),
+        ("meta-language", meta.meta.get("language")),
+        ("og:locale", meta.meta.get("og:locale")),
+        ("jsonld:inLanguage", _as_text(meta.jsonld_value("inLanguage"))),
+    ):
+        code = normalise_language(value)
+        if code:
+            return code, rule
+    return None, "none"
+
+
+def _as_text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -17,6 +17,11 @@ class SourceItem:
     url: str | None = None  # the article's public URL when known
     discovered_at: str | None = None  # ISO 8601, when the source first showed it
     feed_entry: dict[str, Any] | None = None  # title/summary/published/author/guid from a feed
+    # Live sources (issue 3): what the page fetch answered; defaults keep folder items valid.
+    content_type: str | None = None  # the page's Content-Type, for charset detection
+    http_status: int | None = None
+    final_url: str | None = None  # where redirects ended
+    fetch_error: str | None = None  # "<error_class>: <detail>" when the page was not fetched
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,10 @@ class Article:
     provenance: dict[str, str] = field(default_factory=dict)  # field name -> rule that set it
     discovered_at: str | None = None
     error: str | None = None  # set when extraction failed; the row lands as an error row
+    # Live sources (issue 3): the feed entry behind the article, and whether only it was usable.
+    feed_entry: dict[str, Any] | None = None
+    is_summary_only: bool = False  # text is the feed's summary: the page failed or was skipped
+    page_error: str | None = None  # "<error_class>: <detail>" of why the page was not used
     # Quality fields (issue 5): defaults keep older staged rows and hand-built records valid.
     canonical_url: str | None = None  # the URL article_id is derived from, canonicalised
     canonical_ignored: str | None = None  # a rel=canonical/og:url on another domain, not used

@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     state_dir: Path = REPO_ROOT / "data" / "state"
     user_agent: str = "tradewire/0.1 (+https://github.com/tradewire/tradewire)"
     contact_url: str = "https://github.com/tradewire/tradewire"
+    # Live sources: fetched pages, gzip'd and named by their hash (ingest/rawstore.py).
+    raw_dir: Path = REPO_ROOT / "data" / "raw"
+    # Hosts every feed may fetch although they resolve to private addresses (comma-separated);
+    # a registry source can add its own with `allowed_hosts`.
+    allowed_hosts: str = ""
+    # Seconds between request starts to one host, across processes (robots Crawl-delay may ask more).
+    fetch_min_interval: float = 5.0
     # Readers and writers wait this long for DuckDB's file lock instead of failing at once.
     lock_wait_seconds: float = 60.0
     # Publish data/<db>.snapshot.duckdb after loads, for analysts' own tools (DuckDB CLI, BI).

@@ -44,3 +44,10 @@ def remove_run(staging_root: str, run_id: str) -> None:
     fs, path = fsspec.core.url_to_fs(url)
     if fs.exists(path):
         fs.rm(path, recursive=True)
+
+
+def run_files(staging_root: str, run_id: str, stage: str) -> list[str]:
+    """URLs of a run's files for one stage, whichever task wrote them (e.g. one per host group)."""
+    folder = batch_url(staging_root, run_id, "x", 0).rsplit("/", 1)[0]
+    fs, path = fsspec.core.url_to_fs(folder)
+    return sorted(fs.unstrip_protocol(p) for p in fs.glob(f"{path}/{stage}-*.jsonl"))

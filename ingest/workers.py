@@ -10,8 +10,10 @@ from collections.abc import Iterable, Sequence
 
 from trafilatura.meta import reset_caches
 
-from ingest.extraction import detect_language, extract_item
+from ingest.entries import extract_document
+from ingest.extraction import detect_language
 from ingest.records import Article, SourceItem, TaggedArticle, TagResult
+from transforms.dedup import compute_signature
 from transforms.tagging import load_tagger
 
 # trafilatura's module-level LRU caches grow about 1 MB per page unless cleared (trafilatura#216).
@@ -33,6 +35,8 @@ def warm_worker() -> None:
     """Load the tagger and the language model once per worker, not inside the first task."""
     load_tagger()
     detect_language("warm-up text for the language model, long enough to classify")
+    # datasketch imports scipy (seconds): once in the parent, shared by forked workers.
+    compute_signature("warm-up", "warm-up text for the near-duplicate signature, long enough")
 
 
 def tag_articles(articles: Iterable[Article]) -> list[TaggedArticle]:
@@ -50,13 +54,13 @@ def tag_articles(articles: Iterable[Article]) -> list[TaggedArticle]:
 
 def extract_chunk(items: Sequence[SourceItem]) -> list[Article]:
     """Pool task for extraction alone (the DAG tags in a separate task)."""
-    articles = [extract_item(item) for item in items]
+    articles = [extract_document(item) for item in items]
     release_caches(len(items))
     return articles
 
 
 def process_chunk(items: Sequence[SourceItem]) -> list[TaggedArticle]:
     """Pool task: extract and tag where the page is, so only finished rows return to the parent."""
-    tagged = tag_articles([extract_item(item) for item in items])
+    tagged = tag_articles([extract_document(item) for item in items])
     release_caches(len(items))
     return tagged

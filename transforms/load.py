@@ -13,6 +13,8 @@ import pyarrow as pa
 
 from ingest.records import Article, Evidence, TaggedArticle
 from transforms.database import connect
+from transforms.dedup import cluster_articles
+from transforms.live_sources import land_entry_rows, split_feed_duplicates
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,30 @@ class RunInfo:
     trigger: str = "cli"
 
 
+# Issue 5 columns, written straight from the Article fields of the same name.
+_QUALITY_COLUMNS = (
+    "canonical_url",
+    "canonical_ignored",
+    "published_at_source",
+    "published_at_conflict",
+    "language_declared",
+    "language_conflict",
+    "encoding",
+    "encoding_rule",
+    "is_truncated",
+    "truncation_reason",
+    "raw_location",
+    "extractor_version",
+    "source_item",
+)
+_QUALITY_BOOLS = frozenset({"published_at_conflict", "language_conflict", "is_truncated"})
+# Issue 3 (live sources) columns, also straight from the Article fields of the same name.
+_LIVE_COLUMNS = ("is_summary_only",)
 _ARTICLE_COLUMNS = (
     "article_id, source, location, url, title, text, author, published_at, language, word_count, "
     "content_hash, raw_hash, provenance, us_china, us_china_score, us_china_evidence, "
-    "taxonomy_version, discovered_at, first_ingested_at, ingested_at, run_id"
+    "taxonomy_version, discovered_at, first_ingested_at, ingested_at, run_id, "
+    + ", ".join(_QUALITY_COLUMNS + _LIVE_COLUMNS)
 )
 _UPDATABLE = [
     c.strip()
@@ -89,6 +111,8 @@ ARTICLE_SCHEMA = pa.schema(
         ("discovered_at", _S),
         ("ingested_at", pa.timestamp("us", tz="UTC")),
         ("run_id", _S),
+        *((c, pa.bool_() if c in _QUALITY_BOOLS else _S) for c in _QUALITY_COLUMNS),
+        *((c, pa.bool_()) for c in _LIVE_COLUMNS),
     ]
 )
 
@@ -133,6 +157,8 @@ def build_article_table(batch: Sequence[TaggedArticle], run_id: str, now: dateti
             "discovered_at": [a.discovered_at for a in arts],
             "ingested_at": pa.array([now] * len(arts), pa.timestamp("us", tz="UTC")),
             "run_id": [run_id] * len(arts),
+            **{c: [getattr(a, c) for a in arts] for c in _QUALITY_COLUMNS},
+            **{c: [getattr(a, c) for a in arts] for c in _LIVE_COLUMNS},
         },
         schema=ARTICLE_SCHEMA,
     )
@@ -196,18 +222,53 @@ def build_error_table(errors: Sequence[Article], run_id: str, now: datetime) -> 
     )
 
 
+_QUALITY_SELECT = ", ".join(
+    "CAST(source_item AS JSON)" if c == "source_item" else c for c in _QUALITY_COLUMNS
+)
+
+
+def build_sighting_table(arts: Sequence[Article], now: datetime) -> pa.Table:
+    """Every (article, source, URL) in the batch, duplicates included: each is a sighting."""
+    return pa.table(
+        {
+            "article_id": pa.array([a.article_id for a in arts], _S),
+            "source": pa.array([a.source for a in arts], _S),
+            "url": pa.array([a.url or a.location for a in arts], _S),
+            "seen_at": pa.array(
+                [_parse_ts(a.discovered_at) or now for a in arts], pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+
+
+def _parse_ts(value: str | None) -> datetime | None:
+    """An ISO timestamp as an aware datetime (UTC when no zone), None when absent or odd."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def land_batch(
     con: duckdb.DuckDBPyConnection, batch: Sequence[TaggedArticle], run_id: str
 ) -> LoadCounts:
     """Upsert one batch inside a transaction: new and changed articles replace their tags."""
     now = datetime.now(UTC)
     # Last copy wins when one batch holds the same article twice (two URLs, one story).
-    good = list({t.article.article_id: t for t in batch if t.article.error is None}.values())
-    errors = [t.article for t in batch if t.article.error is not None]
+    # A feed entry whose article another entry already landed is a duplicate, not an update.
+    kept, feed_duplicates = split_feed_duplicates(con, batch, now)
+    good = list({t.article.article_id: t for t in kept if t.article.error is None}.values())
+    errors = [t.article for t in kept if t.article.error is not None]
     incoming = build_article_table(good, run_id, now)  # noqa: F841 - read by DuckDB by name
     topics = build_topic_table(good)  # noqa: F841
     entities = build_entity_table(good)  # noqa: F841
     error_rows = build_error_table(errors, run_id, now)  # noqa: F841
+    sightings = build_sighting_table(  # noqa: F841
+        [t.article for t in batch if t.article.error is None], now
+    )
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
@@ -216,7 +277,10 @@ def land_batch(
             "LEFT JOIN articles a USING (article_id) "
             "WHERE a.article_id IS NULL OR a.content_hash <> i.content_hash "
             "OR a.taxonomy_version <> i.taxonomy_version OR a.raw_hash <> i.raw_hash "
-            "OR a.url IS DISTINCT FROM i.url"
+            # Identity, not the URL of the latest sighting: three URLs of one article would
+            # otherwise rewrite its row at every sighting (they land in article_sightings).
+            "OR a.canonical_url IS DISTINCT FROM i.canonical_url "
+            "OR a.extractor_version IS DISTINCT FROM i.extractor_version"
         )
         set_clause = ", ".join(f"{c} = excluded.{c}" for c in _UPDATABLE)
         con.execute(
@@ -225,7 +289,8 @@ def land_batch(
             "CAST(published_at AS TIMESTAMPTZ), language, word_count, content_hash, raw_hash, "
             "provenance, us_china, us_china_score, CAST(us_china_evidence AS JSON), "
             "taxonomy_version, CAST(discovered_at AS TIMESTAMPTZ), ingested_at, ingested_at, "
-            "run_id FROM incoming WHERE article_id IN (SELECT article_id FROM changes) "
+            f"run_id, {_QUALITY_SELECT}, {', '.join(_LIVE_COLUMNS)} "
+            "FROM incoming WHERE article_id IN (SELECT article_id FROM changes) "
             f"ON CONFLICT (article_id) DO UPDATE SET {set_clause}"
         )
         for table, columns in (
@@ -239,6 +304,15 @@ def land_batch(
                 "WHERE article_id IN (SELECT article_id FROM changes)"
             )
         con.execute("INSERT INTO ingest_errors SELECT * FROM error_rows")
+        land_entry_rows(con, [t.article for t in kept], feed_duplicates, run_id, now)
+        con.execute(
+            "INSERT INTO article_sightings (article_id, source, url, seen_at) "
+            "SELECT DISTINCT ON (article_id, source, url) article_id, source, url, seen_at "
+            "FROM sightings ON CONFLICT DO NOTHING"
+        )
+        changed = {str(r[0]) for r in con.execute("SELECT article_id FROM changes").fetchall()}
+        fresh = [t.article for t in good if t.article.article_id in changed]
+        cluster_articles(con, [a.article_id for a in fresh], [a.minhash for a in fresh])
         row = con.execute(
             "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM changes"
         ).fetchone()

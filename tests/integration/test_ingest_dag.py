@@ -174,3 +174,73 @@ def test_two_overlapping_dag_runs_against_one_duckdb_file_both_succeed(
         ).fetchone() == (41, 41)
         runs = con.execute("SELECT count(*), sum(new) FROM ingest_runs").fetchone()
     assert runs == (2, 41)  # each article counted new by exactly one of the runs
+
+
+def test_dag_polls_a_registered_feed_and_lands_its_entries(
+    airflow_db: None,
+    monkeypatch: pytest.MonkeyPatch,
+    server,  # type: ignore[no-untyped-def]
+    seed_folder: Path,
+    db_path: Path,
+    tmp_path: Path,
+) -> None:
+    """A registry listing a loopback feed: the DAG polls it, and only the load writes DuckDB."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils.state import DagRunState
+
+    from tests.integration.feedsite import page_entries, serve_feed, serve_pages
+
+    entries = page_entries(3)
+    serve_pages(server, entries)
+    serve_feed(server, entries, etag='"v1"')
+    registry = tmp_path / "conf" / "sources.toml"
+    registry.parent.mkdir()
+    registry.write_text(
+        f'[[source]]\nname = "loopback-wire"\nkind = "feed"\nurl = "{server.url("/feed.xml")}"\n'
+        f'poll_interval_minutes = 30\n\n[[source]]\nname = "local"\nkind = "folder"\n'
+        f'path = "{seed_folder}"\n',
+        encoding="utf-8",
+    )
+    for name, value in {
+        "TRADEWIRE_SOURCES_FILE": str(registry),
+        "TRADEWIRE_ALLOWED_HOSTS": "127.0.0.1",
+        "TRADEWIRE_FETCH_MIN_INTERVAL": "0.01",
+        "TRADEWIRE_STATE_DIR": str(tmp_path / "state"),
+        "TRADEWIRE_RAW_DIR": str(tmp_path / "raw"),
+        "TRADEWIRE_DB": str(db_path),
+        "TRADEWIRE_STAGING_ROOT": str(tmp_path / "staging"),
+        "TRADEWIRE_WORKERS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert bag.import_errors == {}
+    dag = bag.dags["trade_news_ingest"]
+
+    assert dag.test().state == DagRunState.SUCCESS
+    with connect(db_path) as con:
+        feed = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE NOT is_summary_only) FROM articles "
+            "WHERE source = 'loopback-wire'"
+        ).fetchone()
+        folder = con.execute("SELECT count(*) FROM articles WHERE source <> 'loopback-wire'")
+        assert folder.fetchone() == (1,)
+        states = con.execute("SELECT DISTINCT state FROM discovered_urls").fetchall()
+        sources = con.execute(
+            "SELECT name, kind, last_status, last_new_entries FROM sources ORDER BY kind, name"
+        ).fetchall()
+        fetched = con.execute("SELECT count(*) FROM fetch_log WHERE status = 200").fetchone()
+        run = con.execute("SELECT seen, new FROM ingest_runs").fetchall()
+    assert feed == (3, 3)
+    assert states == [("landed",)]
+    assert sources == [
+        ("loopback-wire", "feed", "ok", 3),
+        (str(seed_folder), "folder", "ok", 1),
+    ]
+    assert fetched is not None and fetched[0] == 4  # the feed and three pages
+    assert run == [(4, 4)]
+    assert not any((tmp_path / "staging").rglob("*.jsonl")), "staging files are cleaned up"
+
+    # Not due again for 30 minutes: the next scheduled run leaves the feed alone.
+    feed_hits = len(server.hits_for("/feed.xml"))
+    assert dag.test().state == DagRunState.SUCCESS
+    assert len(server.hits_for("/feed.xml")) == feed_hits

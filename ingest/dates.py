@@ -1,0 +1,218 @@
+"""Publication date by evidence: gather every candidate, drop impossible ones, pick by rule.
+
+Candidates, in the order the rule trusts them (the first valid one wins):
+
+1. ``jsonld``   – JSON-LD ``datePublished`` of the page's article object (what the CMS declares
+   for search engines);
+2. ``meta:KEY`` – the first publication meta tag (``article:published_time``, ``pubdate``,
+   ``parsely-pub-date``, ``dc.date.issued``, …);
+3. ``feed``     – the feed entry's published time, when the item came from a feed;
+4. ``time``     – the page's ``<time datetime>``, publication-marked ones first;
+5. ``url``      – a date in the URL path (``/2025/06/10/``, ``/20250610/``): exact to the day,
+   and fixed when the permalink was minted;
+6. ``htmldate`` – htmldate's quick search (``extensive_search=False, original_date=True``); a
+   midnight answer means it found only a day, so it counts as date-only;
+7. ``trafilatura`` – trafilatura's own (extensive) date search, last because it reads any date
+   on the page; it decides only when nothing else does and never raises a conflict.
+
+A candidate is rejected when it lies more than ``FUTURE_SKEW`` after the reference time (the
+item's discovery time, else now) or before ``OLDEST`` (1995: older is not a news feed item).
+Date-only candidates cover their whole UTC day. ``conflict`` is set when any other valid
+candidate lies more than ``CONFLICT_GAP`` (one day) from the chosen one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+from ingest.pagemeta import PageMeta
+
+OLDEST = datetime(1995, 1, 1, tzinfo=UTC)
+FUTURE_SKEW = timedelta(days=1)
+CONFLICT_GAP = timedelta(days=1)
+DAY = timedelta(days=1)
+META_KEYS = (
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "article.published",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "publish_date",
+    "parsely-pub-date",
+    "sailthru.date",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date",
+    "dcterms.date",
+    "citation_publication_date",
+    "date",
+)
+# Only rules that read the page's own declarations can contradict each other meaningfully.
+NO_CONFLICT = frozenset({"trafilatura"})
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d{2})[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|-|\.|$)"
+    r"|/((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:/|-|_|\.|$)"
+)
+_LOOSE = re.compile(
+    r"((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})"
+    r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+)
+
+
+@dataclass(frozen=True)
+class DateCandidate:
+    """One reading of the publication time: where it came from and what it says."""
+
+    source: str
+    value: datetime
+    date_only: bool  # only the day is known; covers the whole UTC day
+    raw: str
+
+
+@dataclass(frozen=True)
+class DateChoice:
+    """The chosen publication time and the evidence behind it."""
+
+    published_at: str | None
+    source: str | None
+    conflict: bool
+    evidence: str  # "source=value" for every candidate, rejected ones marked
+
+
+def parse_date(raw: str) -> tuple[datetime, bool] | None:
+    """A UTC-aware datetime and whether only the day was given, from the formats pages use."""
+    text = raw.strip()
+    if not text:
+        return None
+    date_only = bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
+    parsed: datetime | None = None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            match = _LOOSE.search(text)
+            if match:
+                y, mo, d, h, mi, s = (int(g) if g else None for g in match.groups())
+                try:
+                    parsed = datetime(y or 0, mo or 0, d or 0, h or 0, mi or 0, s or 0)
+                except ValueError:
+                    return None
+                date_only = h is None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC), date_only
+
+
+def url_date(url: str | None) -> str | None:
+    """YYYY-MM-DD from a dated permalink path, or None."""
+    if not url:
+        return None
+    match = _URL_DATE.search(url)
+    if not match:
+        return None
+    groups = [g for g in match.groups() if g]
+    return f"{groups[0]}-{groups[1]}-{groups[2]}"
+
+
+def gather_candidates(
+    meta: PageMeta,
+    *,
+    html: str,
+    url: str | None,
+    feed_published: str | None,
+    trafilatura_date: str | None,
+) -> list[DateCandidate]:
+    """Every date the evidence offers, in rule order; unparseable values are left out."""
+    raw: list[tuple[str, str | None]] = []
+    jsonld = meta.jsonld_value("datePublished")
+    raw.append(("jsonld", str(jsonld) if jsonld else None))
+    meta_key = next((k for k in META_KEYS if meta.meta.get(k)), None)
+    raw.append((f"meta:{meta_key}" if meta_key else "meta", meta.meta.get(meta_key or "")))
+    raw.append(("feed", feed_published))
+    raw.append(("time", meta.time_datetimes[0] if meta.time_datetimes else None))
+    raw.append(("url", url_date(url)))
+    raw.append(("htmldate", htmldate_quick(html)))
+    raw.append(("trafilatura", trafilatura_date))
+    found = []
+    for source, value in raw:
+        if not value:
+            continue
+        parsed = parse_date(value)
+        if parsed is not None:
+            # htmldate prints a day it found without a time as midnight.
+            day_only = parsed[1] or (source == "htmldate" and value[11:19] == "00:00:00")
+            found.append(DateCandidate(source, parsed[0], day_only, value))
+    return found
+
+
+def htmldate_quick(html: str) -> str | None:
+    """htmldate's header and metadata search only: the extensive one guesses from any text."""
+    if not html:
+        return None
+    from htmldate import find_date  # imported lazily: only extraction needs it
+
+    try:
+        found = find_date(
+            html,
+            extensive_search=False,
+            original_date=True,
+            outputformat="%Y-%m-%dT%H:%M:%S%z",
+        )
+    except Exception:  # htmldate raises assorted errors on odd markup; no date is the answer
+        return None
+    return str(found) if found else None
+
+
+def _interval(c: DateCandidate) -> tuple[datetime, datetime]:
+    return (c.value, c.value + DAY) if c.date_only else (c.value, c.value)
+
+
+def _gap(a: DateCandidate, b: DateCandidate) -> timedelta:
+    """Distance between the spans two candidates cover (zero when they overlap)."""
+    a0, a1 = _interval(a)
+    b0, b1 = _interval(b)
+    return max(b0 - a1, a0 - b1, timedelta(0))
+
+
+def reference_time(discovered_at: str | None, now: datetime | None = None) -> datetime:
+    """What 'future' is measured against: discovery when known, else now."""
+    if discovered_at:
+        parsed = parse_date(discovered_at)
+        if parsed is not None:
+            return parsed[0]
+    return now or datetime.now(UTC)
+
+
+def choose_date(candidates: Iterable[DateCandidate], reference: datetime) -> DateChoice:
+    """Apply the module's rule: first valid candidate wins, disagreement over a day is flagged."""
+    valid: list[DateCandidate] = []
+    notes: list[str] = []
+    for c in candidates:
+        if c.value > reference + FUTURE_SKEW:
+            notes.append(f"{c.source}={c.raw}(rejected:future)")
+        elif c.value < OLDEST:
+            notes.append(f"{c.source}={c.raw}(rejected:too-old)")
+        else:
+            valid.append(c)
+            notes.append(f"{c.source}={c.raw}")
+    if not valid:
+        return DateChoice(None, None, False, ";".join(notes))
+    chosen = valid[0]
+    conflict = any(_gap(chosen, c) > CONFLICT_GAP for c in valid[1:] if c.source not in NO_CONFLICT)
+    value = chosen.value.date().isoformat() + "T00:00:00+00:00" if chosen.date_only else None
+    return DateChoice(
+        published_at=value or chosen.value.isoformat(),
+        source=chosen.source,
+        conflict=conflict,
+        evidence=";".join(notes),
+    )

@@ -1,0 +1,407 @@
+"""Polling feed sources: conditional GETs, new-entry selection, page fetches into the raw store.
+
+Discovery only reads DuckDB (briefly, between requests); everything learned here goes back as
+PollRecords for the load stage, which is the only writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ingest.entries import FEED_ENTRY_KIND
+from ingest.feeds import FeedEntry, entry_key, parse_feed
+from ingest.fetch import Fetcher, FetchPolicy, FetchResult, validators_trustworthy
+from ingest.pollrecords import (
+    DUPLICATE,
+    MAX_BACKOFF_MINUTES,
+    SKIPPED,
+    EntryOutcome,
+    FetchLogRow,
+    PollRecords,
+    SourceState,
+)
+from ingest.rawstore import put_raw, raw_path
+from ingest.records import SourceItem
+from ingest.settings import Settings
+from ingest.sources_registry import DEFAULT_POLL_INTERVAL_MINUTES, SourceSpec
+from ingest.urls import article_id_for
+from transforms.database import DatabaseMissingError, connect
+
+
+@dataclass(frozen=True)
+class PollConfig:
+    """How to fetch: identity, politeness and where fetched pages go."""
+
+    user_agent: str
+    contact_url: str
+    state_dir: Path
+    raw_dir: Path
+    policy: FetchPolicy = field(default_factory=FetchPolicy)
+    allowed_hosts: tuple[str, ...] = ()
+
+
+def split_hosts(value: str | Iterable[str]) -> tuple[str, ...]:
+    """Host names from a comma-separated setting or a list, lower-cased, blanks dropped."""
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(dict.fromkeys(p.strip().lower() for p in parts if p.strip()))
+
+
+def poll_config(settings: Settings, extra_hosts: Iterable[str] = ()) -> PollConfig:
+    """The poll configuration from settings, plus hosts a CLI run allows (--allow-host)."""
+    return PollConfig(
+        user_agent=settings.user_agent,
+        contact_url=settings.contact_url,
+        state_dir=settings.state_dir / "fetch",
+        raw_dir=settings.raw_dir,
+        policy=FetchPolicy(min_interval=settings.fetch_min_interval),
+        allowed_hosts=split_hosts([*split_hosts(settings.allowed_hosts), *extra_hosts]),
+    )
+
+
+def utc_now() -> datetime:
+    """Now, in UTC: every timestamp the poller writes is comparable across hosts."""
+    return datetime.now(UTC)
+
+
+def next_due(interval_minutes: int, failures: int, now: datetime) -> datetime:
+    """When a source may be polled again: its interval, doubled per consecutive failure, capped."""
+    if failures <= 0:
+        return now + timedelta(minutes=interval_minutes)
+    cap = max(MAX_BACKOFF_MINUTES, interval_minutes)
+    # min() on the exponent first: 2**failures for a long-dead source would be a huge int.
+    return now + timedelta(minutes=min(cap, interval_minutes * 2 ** min(failures, 20)))
+
+
+def is_due(state: SourceState | None, now: datetime) -> bool:
+    """Say whether a source should be polled now; never-polled sources always are."""
+    if state is None or not state.next_due_at:
+        return True
+    return datetime.fromisoformat(state.next_due_at) <= now
+
+
+def due_specs(
+    specs: Iterable[SourceSpec], states: dict[str, SourceState], now: datetime
+) -> list[SourceSpec]:
+    """The feed sources whose next due time has come (folders are always due)."""
+    return [s for s in specs if s.kind == "folder" or is_due(states.get(s.name), now)]
+
+
+def _read(db_path: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows from a short read-only connection; no database or no table yet reads as empty."""
+    try:
+        with connect(db_path, read_only=True) as con:
+            return con.execute(sql, list(params)).fetchall()
+    except (DatabaseMissingError, duckdb.CatalogException):
+        return []
+
+
+def read_source_states(db_path: Path) -> dict[str, SourceState]:
+    """Every source's last known state, by name."""
+    names = [f.name for f in fields(SourceState)]
+    rows = _read(db_path, f"SELECT {', '.join(names)} FROM sources")
+    states = {}
+    for row in rows:
+        values = dict(zip(names, row, strict=True))
+        for key in ("last_polled_at", "next_due_at"):
+            if isinstance(values[key], datetime):
+                values[key] = values[key].astimezone(UTC).isoformat()
+        states[str(values["name"])] = SourceState(**values)
+    return states
+
+
+def known_entry_keys(db_path: Path, source: str) -> set[str]:
+    """Entries of this feed already taken on: the GUID is scoped to the feed that issued it."""
+    rows = _read(db_path, "SELECT entry_key FROM feed_entries WHERE source = ?", [source])
+    return {str(r[0]) for r in rows}
+
+
+def known_canonicals(db_path: Path, canonicals: Iterable[str]) -> set[str]:
+    """Canonical links already landed as an article or taken on from any feed."""
+    wanted = sorted(set(canonicals))
+    if not wanted:
+        return set()
+    by_id = {article_id_for(c): c for c in wanted}
+    rows = _read(
+        db_path,
+        "SELECT canonical_url FROM feed_entries WHERE canonical_url IN (SELECT unnest(?)) "
+        "UNION SELECT article_id FROM articles WHERE article_id IN (SELECT unnest(?))",
+        [wanted, list(by_id)],
+    )
+    found = {str(r[0]) for r in rows}
+    return {c for c in wanted if c in found} | {by_id[i] for i in found if i in by_id}
+
+
+def log_rows(source: str, result: FetchResult) -> list[FetchLogRow]:
+    """fetch_log rows for every request a fetch made (robots.txt, redirects and retries too)."""
+    return [
+        FetchLogRow(
+            source=source,
+            url=a.url,
+            status=a.status,
+            bytes=a.bytes,
+            elapsed_ms=a.elapsed_ms,
+            error_class=a.error_class,
+            retry=a.retry,
+            started_at=a.started_at,
+        )
+        for a in result.attempts
+    ]
+
+
+def failure_reason(result: FetchResult) -> str:
+    """One line saying why a fetch gave no usable body: "<error_class>: <detail>"."""
+    return f"{result.error_class}: {result.error or 'no detail'}"
+
+
+class FeedPoller:
+    """Polls feed sources in order and yields one SourceItem per new entry, page fetched or not.
+
+    Items come out lazily, so extraction overlaps the polite waits between page requests; what
+    else the poll learns (source state, requests, duplicates) accumulates in `records`.
+    """
+
+    def __init__(
+        self, specs: Sequence[SourceSpec], db_path: Path, config: PollConfig | None
+    ) -> None:
+        self.specs = [s for s in specs if s.kind == "feed"]
+        if self.specs and config is None:
+            raise ValueError("feed sources need a PollConfig")
+        self.db_path = db_path
+        self.config = config
+        self.records = PollRecords()
+        self.states = read_source_states(db_path) if self.specs else {}
+        self._fetchers: dict[frozenset[str], Fetcher] = {}
+        # Identity within this run, across feeds: the database only knows earlier runs.
+        self._run_keys: set[tuple[str, str]] = set()
+        self._run_canonicals: set[str] = set()
+
+    def __enter__(self) -> FeedPoller:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release every fetcher's pooled connections."""
+        for fetcher in self._fetchers.values():
+            fetcher.close()
+        self._fetchers.clear()
+
+    @property
+    def duplicates(self) -> int:
+        """Discovered entries that will not reach extraction (duplicates, nothing to fetch)."""
+        return len(self.records.outcomes)
+
+    def __iter__(self) -> Iterator[SourceItem]:
+        for spec in self.specs:
+            yield from self.poll_source(spec)
+
+    def fetcher_for(self, spec: SourceSpec) -> Fetcher:
+        """One fetcher per allow-list, so a source's intranet host is not open to other feeds."""
+        config = self.require_config()
+        hosts = frozenset((*config.allowed_hosts, *spec.allowed_hosts))
+        if hosts not in self._fetchers:
+            self._fetchers[hosts] = Fetcher(
+                user_agent=config.user_agent,
+                contact_url=config.contact_url,
+                state_dir=config.state_dir,
+                policy=config.policy,
+                allowed_hosts=hosts,
+            )
+        return self._fetchers[hosts]
+
+    def require_config(self) -> PollConfig:
+        """The poll configuration; only a poller without feeds may lack one."""
+        if self.config is None:
+            raise ValueError("feed sources need a PollConfig")
+        return self.config
+
+    def poll_source(self, spec: SourceSpec) -> Iterator[SourceItem]:
+        """Conditional GET of one feed, then one item per new entry; records the source's state."""
+        state = self.states.get(spec.name) or SourceState(
+            name=spec.name, kind="feed", location=spec.location
+        )
+        state = replace(
+            state, kind="feed", location=spec.location, poll_interval_minutes=interval_of(spec)
+        )
+        fetcher = self.fetcher_for(spec)
+        # Untrusted validators are not sent: a server that lies with them would hide new entries.
+        trusted = state.validators_trusted
+        result = fetcher.fetch(
+            spec.location,
+            etag=state.etag if trusted else None,
+            last_modified=state.last_modified if trusted else None,
+        )
+        self.records.fetch_log.extend(log_rows(spec.name, result))
+        if not result.ok:
+            self._finish(spec, state, result.status, error=failure_reason(result))
+            return
+        if result.not_modified:
+            self._finish(spec, state, result.status, outcome="not_modified")
+            return
+        body = result.body or b""
+        body_hash = hashlib.sha256(body).hexdigest()
+        trusted = trusted and validators_trustworthy(
+            state.etag, state.body_hash, result.etag, body_hash
+        )
+        validators: dict[str, Any] = {
+            "etag": result.etag,
+            "last_modified": result.last_modified,
+            "validators_trusted": trusted,
+        }
+        if body_hash == state.body_hash:
+            self._finish(spec, state, result.status, outcome="unchanged", **validators)
+            return
+        parsed = parse_feed(body, result.final_url, result.headers.get("content-type"))
+        if parsed.error and not parsed.entries:
+            # The hash is not stored, so the same broken body is parsed (and reported) again.
+            self._finish(spec, state, result.status, error=f"feed_error: {parsed.error}")
+            return
+        new = self.select_new(spec, parsed.entries)
+        for key, entry in new:
+            yield self.fetch_page(spec, fetcher, key, entry)
+        self._finish(
+            spec,
+            state,
+            result.status,
+            outcome="ok",
+            new=len(new),
+            body_hash=body_hash,
+            **validators,
+        )
+
+    def select_new(
+        self, spec: SourceSpec, entries: Sequence[FeedEntry]
+    ) -> list[tuple[str, FeedEntry]]:
+        """Entries never taken on (by GUID in this feed, else by link) and not duplicates of a
+        known article; duplicates and link-less entries are recorded as outcomes."""
+        known = known_entry_keys(self.db_path, spec.name)
+        candidates: list[tuple[str, FeedEntry]] = []
+        for entry in entries:
+            key = entry_key(entry)
+            if key is None or key in known or (spec.name, key) in self._run_keys:
+                continue  # unidentifiable, or already taken on: not a discovery
+            self._run_keys.add((spec.name, key))
+            candidates.append((key, entry))
+        landed = known_canonicals(
+            self.db_path, (e.canonical_link for _, e in candidates if e.canonical_link)
+        )
+        new = []
+        for key, entry in candidates:
+            canonical = entry.canonical_link
+            if canonical is None:
+                self._outcome(spec, key, entry, SKIPPED, "no_link: entry has no http(s) link")
+            elif canonical in landed or canonical in self._run_canonicals:
+                self._outcome(spec, key, entry, DUPLICATE, "same canonical URL as a known article")
+            else:
+                self._run_canonicals.add(canonical)
+                new.append((key, entry))
+        return new
+
+    def fetch_page(
+        self, spec: SourceSpec, fetcher: Fetcher, key: str, entry: FeedEntry
+    ) -> SourceItem:
+        """Fetch an entry's page into the raw store; a failed fetch still yields the entry."""
+        assert entry.link is not None and entry.canonical_link is not None
+        result = fetcher.fetch(entry.link)
+        self.records.fetch_log.extend(log_rows(spec.name, result))
+        feed_entry = {**asdict(entry), "entry_key": key}
+        common: dict[str, Any] = {
+            "source": spec.name,
+            "url": entry.canonical_link,
+            "discovered_at": utc_now().isoformat(),
+            "feed_entry": feed_entry,
+            "http_status": result.status,
+            "final_url": result.final_url,
+        }
+        if result.ok and result.body is not None:
+            raw_dir = self.require_config().raw_dir
+            sha = put_raw(raw_dir, result.body)
+            return SourceItem(
+                location=str(raw_path(raw_dir, sha)),
+                kind="html.gz",
+                raw_hash=sha,
+                content_type=result.headers.get("content-type"),
+                **common,
+            )
+        entry_bytes = json.dumps(feed_entry, sort_keys=True, ensure_ascii=False).encode()
+        return SourceItem(
+            location=entry.link,
+            kind=FEED_ENTRY_KIND,
+            raw_hash=hashlib.sha256(entry_bytes).hexdigest(),
+            fetch_error=failure_reason(result),
+            **common,
+        )
+
+    def _outcome(
+        self, spec: SourceSpec, key: str, entry: FeedEntry, state: str, reason: str
+    ) -> None:
+        canonical = entry.canonical_link
+        self.records.outcomes.append(
+            EntryOutcome(
+                source=spec.name,
+                entry_key=key,
+                url=entry.link,
+                canonical_url=canonical,
+                article_id=article_id_for(canonical) if canonical else None,
+                state=state,
+                reason=reason,
+                decided_at=utc_now().isoformat(),
+                feed_entry={**asdict(entry), "entry_key": key},
+            )
+        )
+
+    def _finish(
+        self,
+        spec: SourceSpec,
+        state: SourceState,
+        http_status: int | None,
+        *,
+        outcome: str = "failed",
+        error: str | None = None,
+        new: int = 0,
+        **changes: Any,
+    ) -> None:
+        """Record the poll's result; a failure doubles the wait before the next poll."""
+        now = utc_now()
+        failures = state.consecutive_failures + 1 if error else 0
+        final = replace(
+            state,
+            last_status=outcome,
+            last_http_status=http_status,
+            last_error=error,
+            consecutive_failures=failures,
+            last_polled_at=now.isoformat(),
+            next_due_at=next_due(interval_of(spec), failures, now).isoformat(),
+            last_new_entries=new,
+            **changes,
+        )
+        self.states[spec.name] = final
+        self.records.sources.append(final)
+
+
+def interval_of(spec: SourceSpec) -> int:
+    """The source's poll interval in minutes."""
+    return spec.poll_interval_minutes or DEFAULT_POLL_INTERVAL_MINUTES
+
+
+def folder_state(folder: str, new: int) -> SourceState:
+    """A `sources` row for a folder source: always due, nothing fetched."""
+    now = utc_now().isoformat()
+    return SourceState(
+        name=folder,
+        kind="folder",
+        location=folder,
+        last_status="ok",
+        last_polled_at=now,
+        next_due_at=now,
+        last_new_entries=new,
+    )
