@@ -10,6 +10,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from ingest.pipeline import run_pipeline
+
 
 def print_progress(done: int, total: int) -> None:
     """One line per landed batch, read by the benchmark to sample memory at page counts."""
@@ -18,10 +20,6 @@ def print_progress(done: int, total: int) -> None:
 
 def main(argv: list[str]) -> int:
     """Run one pipeline pass and print its summary as the last line."""
-    # Imported here, not at the top: spawned workers re-import this module as __mp_main__,
-    # and the landing side's DuckDB and Arrow would otherwise load in every one of them.
-    from ingest.pipeline import run_pipeline
-
     source, db, batch_size, workers = argv
     summary = run_pipeline(
         [source],

@@ -1,11 +1,9 @@
-"""What runs inside extraction processes: kept free of DuckDB and Arrow, so workers stay small.
-
-Spawned workers import only this module's dependencies (trafilatura, the language model and
-the tagger), not the ~80 MB of database and columnar libraries the landing process needs.
-"""
+"""What runs inside extraction processes: extract and tag a chunk, and keep memory flat."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 from collections.abc import Iterable, Sequence
 
 from trafilatura.meta import reset_caches
@@ -29,6 +27,13 @@ def release_caches(processed: int) -> None:
     if _processed_since_reset >= CACHE_RESET_EVERY:
         _processed_since_reset = 0
         reset_caches()
+        _trim_heap()
+
+
+def _trim_heap() -> None:
+    """Hand freed heap back to the OS; glibc keeps ~10 MB of parse trees per process otherwise."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def warm_worker() -> None:

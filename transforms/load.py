@@ -354,6 +354,8 @@ def land_batches(
     for batch in batches:
         with connect(db_path, read_only=False) as con:
             total = total + land_batch(con, batch, run_id)
+        # Arrow's allocator keeps the batch's freed buffers (~15 MB per 1,000 articles).
+        pa.default_memory_pool().release_unused()
     return total
 
 

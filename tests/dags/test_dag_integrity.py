@@ -103,9 +103,7 @@ def test_ingest_dag_policy(dagbag) -> None:  # type: ignore[no-untyped-def]
     assert dag.max_active_runs == 1
     assert dag.doc_md and "duckdb_writer" in dag.doc_md
     assert dag.timetable.timetable.expression == "*/15 * * * *"
-    assert [dag.timetable.asset_condition.name] == [
-        "tradewire_inbox"
-    ]
+    assert [dag.timetable.asset_condition.name] == ["tradewire_inbox"]
     for task in dag.tasks:
         assert task.retries >= 1, task.task_id
         assert task.retry_delay >= timedelta(seconds=10), task.task_id
