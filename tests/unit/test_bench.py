@@ -35,7 +35,8 @@ def test_quick_run_reports_every_figure(
     assert r["ratio_pipeline_to_all_core_limit"] > 0
     assert r["ratio_pipeline_to_limit_per_cpu_s"] > 0
     assert r["tagging"]["articles_per_s_per_core"] > 0
-    assert r["landing"]["articles_per_s"] > 0 and r["landing"]["new"] == r["landing"]["articles"]
+    for landing in ("landing", "landing_duplicates"):
+        assert r[landing]["articles_per_s"] > 0 and r[landing]["new"] == r[landing]["articles"]
     assert set(r["targets"]) == {
         "ratio_pipeline_to_all_core_limit >= 0.85",
         "peak_rss_mb <= 600",
