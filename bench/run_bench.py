@@ -34,7 +34,15 @@ from bench.procs import (
 )
 from ingest.pipeline import LAND_SIZE
 
-DEFAULT_CORPUS = Path("/work/shared/corpus/pages/article-extraction-benchmark/html")
+# ../shared beside the repository, as on developer machines and CI.
+DEFAULT_CORPUS = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "corpus"
+    / "pages"
+    / "article-extraction-benchmark"
+    / "html"
+)
 DEFAULT_TARGET_PAGES = 10_000
 PAGE_SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz")
 MB = 1024 * 1024

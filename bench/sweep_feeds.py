@@ -30,7 +30,7 @@ if str(REPO) not in sys.path:
 from ingest.feeds import parse_feed  # noqa: E402
 from ingest.fetch import Fetcher, FetchPolicy, FetchResult  # noqa: E402
 
-DEFAULT_CORPUS = Path("/work/shared/corpus/feeds")
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
 CONTENT_TYPES = {
     ".xml": "application/xml",
     ".rss": "application/rss+xml",
