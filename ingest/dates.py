@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from ingest.pagemeta import PageMeta
 
@@ -127,12 +128,16 @@ def url_date(url: str | None) -> str | None:
 def gather_candidates(
     meta: PageMeta,
     *,
-    html: str,
+    html: Any,
     url: str | None,
     feed_published: str | None,
     trafilatura_date: str | None,
 ) -> list[DateCandidate]:
-    """Every date the evidence offers, in rule order; unparseable values are left out."""
+    """Every date the evidence offers, in rule order; unparseable values are left out.
+
+    `html` is the page as a string or as an already parsed lxml tree (read, not changed); ""
+    or None skips htmldate.
+    """
     raw: list[tuple[str, str | None]] = []
     jsonld = meta.jsonld_value("datePublished")
     raw.append(("jsonld", str(jsonld) if jsonld else None))
@@ -155,9 +160,12 @@ def gather_candidates(
     return found
 
 
-def htmldate_quick(html: str) -> str | None:
-    """htmldate's header and metadata search only: the extensive one guesses from any text."""
-    if not html:
+def htmldate_quick(html: Any) -> str | None:
+    """htmldate's header and metadata search only: the extensive one guesses from any text.
+
+    Takes the page's string or its parsed lxml tree; htmldate copies a tree before pruning it.
+    """
+    if html is None or (isinstance(html, str) and not html):
         return None
     from htmldate import find_date  # imported lazily: only extraction needs it
 

@@ -38,6 +38,8 @@ PAYWALL_TOKEN = re.compile(
     r"metered[-_]?content|meteredcontent|regwall|premium[-_]?content|piano[-_]?paywall)(?:$|[-_])",
     re.IGNORECASE,
 )
+# Cheap pre-filter: a class/id value can only hold a PAYWALL_TOKEN if it contains one of these.
+_PAYWALL_HINT = re.compile(r"paywall|subscriber|metered|regwall|premium", re.IGNORECASE)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
 
@@ -100,6 +102,11 @@ def read_page_meta(html: str) -> PageMeta:
     tree = parse_tree(html)
     if tree is None:
         return PageMeta()
+    return read_tree_meta(tree)
+
+
+def read_tree_meta(tree: Any) -> PageMeta:
+    """The same evidence from a tree the caller already parsed (read only, never changed)."""
     jsonld: list[dict[str, Any]] = []
     for script in tree.iter("script"):
         if (script.get("type") or "").strip().lower() != "application/ld+json":
@@ -154,7 +161,15 @@ def _time_values(tree: Any) -> tuple[str, ...]:
 def _paywall_markers(tree: Any) -> tuple[str, ...]:
     """Class and id tokens naming gated content, outside scripts and styles."""
     found: list[str] = []
-    for node in tree.iter("*"):
+    hint = _PAYWALL_HINT.search
+    # Only elements whose class or id could name gated content are looked at, in page order.
+    nodes: list[Any] = []
+    for value in tree.xpath("//@class|//@id"):
+        if hint(value) is not None:
+            node = value.getparent()
+            if node is not None and (not nodes or nodes[-1] is not node):
+                nodes.append(node)
+    for node in nodes:
         if not isinstance(node.tag, str) or node.tag in ("script", "style", "noscript"):
             continue
         for attr in ("class", "id"):

@@ -64,12 +64,24 @@ def open_connection(
 
 @contextmanager
 def connect(
-    db_path: Path, *, read_only: bool = True, wait_seconds: float | None = None
+    db_path: Path,
+    *,
+    read_only: bool = True,
+    wait_seconds: float | None = None,
+    checkpoint_on_close: bool = True,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Scoped connection; writers get the schema migrated before use."""
+    """Scoped connection; writers get the schema migrated before use.
+
+    checkpoint_on_close=False leaves committed work in the write-ahead log when the connection
+    closes (durable: the next open replays it) instead of checkpointing, which rewrites the
+    primary-key indexes of whole tables; DuckDB still checkpoints once the log passes its
+    `checkpoint_threshold`, and any later connection that closes normally checkpoints it all.
+    """
     con = open_connection(db_path, read_only=read_only, wait_seconds=wait_seconds)
     try:
         if not read_only:
+            if not checkpoint_on_close:
+                con.execute("PRAGMA disable_checkpoint_on_shutdown")
             migrate(con)
         yield con
     finally:

@@ -349,10 +349,14 @@ def record_run(con: duckdb.DuckDBPyConnection, run: RunInfo, seen: int, counts: 
 def land_batches(
     db_path: Path, batches: Iterable[Sequence[TaggedArticle]], run_id: str
 ) -> LoadCounts:
-    """Land each batch under its own short connection, so readers get the file between batches."""
+    """Land each batch under its own short connection, so readers get the file between batches.
+
+    A landing does not checkpoint on close (the write-ahead log keeps it durable); the run's
+    closing `finish_run` connection, or DuckDB's automatic checkpoint, folds the log in.
+    """
     total = LoadCounts()
     for batch in batches:
-        with connect(db_path, read_only=False) as con:
+        with connect(db_path, read_only=False, checkpoint_on_close=False) as con:
             total = total + land_batch(con, batch, run_id)
         # Arrow's allocator keeps the batch's freed buffers (~15 MB per 1,000 articles).
         pa.default_memory_pool().release_unused()
