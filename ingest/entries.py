@@ -7,7 +7,13 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from ingest.extraction import count_words, detect_language, extract_item, hash_content
+from ingest.extraction import (
+    count_words,
+    detect_language,
+    error_article,
+    extract_item,
+    hash_content,
+)
 from ingest.records import Article, SourceItem
 from ingest.urls import article_id_for
 
@@ -33,28 +39,8 @@ def extract_document(item: SourceItem) -> Article:
     fallback = summary_only_article(item, page_error)
     if fallback is not None:
         return fallback
-    failed = page or extract_item_error(item, page_error)
+    failed = page or error_article(item, f"no usable page or feed text: {page_error}")
     return replace(failed, feed_entry=item.feed_entry, page_error=page_error)
-
-
-def extract_item_error(item: SourceItem, error: str) -> Article:
-    """An error row for an entry with neither a usable page nor any feed text."""
-    return Article(
-        article_id=article_id_for(item.url or item.location),
-        source=item.source,
-        location=item.location,
-        url=item.url,
-        title=None,
-        text="",
-        author=None,
-        published_at=None,
-        language=None,
-        word_count=0,
-        content_hash="",
-        raw_hash=item.raw_hash,
-        discovered_at=item.discovered_at,
-        error=f"no usable page or feed text: {error}",
-    )
 
 
 def with_feed_fallbacks(article: Article, entry: dict[str, Any]) -> Article:

@@ -141,14 +141,14 @@ def extract_item(item: SourceItem) -> Article:
         provenance["encoding"] = rule
         fields = extract_html(tree if tree is not None else html, url=page_url)
     except Exception as exc:  # one bad document must not stop the batch
-        return _error_article(item, f"{type(exc).__name__}: {exc}")
+        return error_article(item, f"{type(exc).__name__}: {exc}")
     text = str(fields.get("text") or "")
     title = fields.get("title")
     title_str = str(title) if title else None
     text = strip_leading_title(text, title_str)
     word_count = count_words(text)
     if word_count < MIN_WORDS:
-        return _error_article(item, "no text extracted")
+        return error_article(item, "no text extracted")
     provenance["title"] = f"{page_kind}:trafilatura" if title_str else "none"
     author = fields.get("author")
     provenance["author"] = "trafilatura" if author else "none"
@@ -227,7 +227,7 @@ def normalise_date(value: object) -> str | None:
     return parsed.isoformat()
 
 
-def _error_article(item: SourceItem, error: str) -> Article:
+def error_article(item: SourceItem, error: str) -> Article:
     """An error row: keeps the document's identity so the failure is visible and retried later."""
     return Article(
         article_id=article_id_for(item.url or Path(item.location).resolve().as_uri()),
