@@ -7,7 +7,6 @@ export AIRFLOW_HOME := $(CURDIR)
 export UV_PYTHON_DOWNLOADS := never
 # `airflow standalone` starts its components as `airflow …` found on PATH.
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
-export NO_COLOR_FOR_CI := 1
 UV := .tools/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
