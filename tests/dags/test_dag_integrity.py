@@ -56,33 +56,27 @@ print(json.dumps(events))
 """
 
 
-def test_dag_files_do_no_io_at_parse_time() -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def probe_dag_folder(folder: Path) -> list[str]:
+    """I/O events recorded while importing every DAG file in `folder` in a fresh interpreter."""
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(DAGS)],
+        [sys.executable, "-c", _PROBE, str(folder)],
         capture_output=True,
         text=True,
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
         timeout=300,
         check=True,
     )
-    events = json.loads(out.stdout.strip().splitlines()[-1])
-    assert events == []
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_dag_files_do_no_io_at_parse_time() -> None:
+    assert probe_dag_folder(DAGS) == []
 
 
 def test_the_probe_would_catch_io(tmp_path: Path) -> None:
     noisy = tmp_path / "noisy_dag.py"
     noisy.write_text("open(__file__.replace('.py', '.txt'), 'w').write('x')\n")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
-    )
-    assert any("noisy_dag.txt" in e for e in json.loads(out.stdout.strip().splitlines()[-1]))
+    assert any("noisy_dag.txt" in e for e in probe_dag_folder(tmp_path))
 
 
 @pytest.fixture(scope="module")

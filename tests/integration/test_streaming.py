@@ -47,6 +47,24 @@ def write_articles(folder: Path, count: int, start: int = 0) -> list[Path]:
     return paths
 
 
+def run_command(folder: Path, db_path: Path, batch_size: int) -> list[str]:
+    """`tradewire run` as its own process, as cron or an analyst's shell would start it."""
+    return [
+        sys.executable,
+        "-m",
+        "ingest.cli",
+        "run",
+        "--source",
+        str(folder),
+        "--db",
+        str(db_path),
+        "--batch-size",
+        str(batch_size),
+        "--workers",
+        "1",
+    ]
+
+
 def test_derived_tables_match_their_views_and_refresh_only_touched_days(
     tmp_path: Path, db_path: Path
 ) -> None:
@@ -144,20 +162,7 @@ def test_reader_loop_never_errors_during_back_to_back_runs(tmp_path: Path, db_pa
             for round_ in range(3):
                 write_articles(folder, 30, start=100 + 30 * round_)
                 result = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "ingest.cli",
-                        "run",
-                        "--source",
-                        str(folder),
-                        "--db",
-                        str(db_path),
-                        "--batch-size",
-                        "10",
-                        "--workers",
-                        "1",
-                    ],
+                    run_command(folder, db_path, 10),
                     capture_output=True,
                     text=True,
                     timeout=300,
@@ -202,20 +207,7 @@ def test_load_killed_mid_run_then_rerun_leaves_exactly_the_expected_rows(
 ) -> None:
     folder = tmp_path / "in"
     write_articles(folder, 120)
-    command = [
-        sys.executable,
-        "-m",
-        "ingest.cli",
-        "run",
-        "--source",
-        str(folder),
-        "--db",
-        str(db_path),
-        "--batch-size",
-        "5",
-        "--workers",
-        "1",
-    ]
+    command = run_command(folder, db_path, 5)
     killed = 0
     for delay in (2.0, 3.0, 4.0):
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
