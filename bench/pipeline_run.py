@@ -10,8 +10,6 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ingest.pipeline import run_pipeline
-
 
 def print_progress(done: int, total: int) -> None:
     """One line per landed batch, read by the benchmark to sample memory at page counts."""
@@ -20,6 +18,10 @@ def print_progress(done: int, total: int) -> None:
 
 def main(argv: list[str]) -> int:
     """Run one pipeline pass and print its summary as the last line."""
+    # Imported here, not at the top: spawned workers import this module again as their main
+    # module, and should not load the parent's duckdb and pyarrow for nothing.
+    from ingest.pipeline import run_pipeline
+
     source, db, batch_size, workers = argv
     summary = run_pipeline(
         [source],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,8 +24,14 @@ def document_kind(path: Path) -> str | None:
     return SUFFIXES.get(path.suffix.lower())
 
 
-def scan_folder(folder: Path) -> Iterator[SourceItem]:
-    """Yield every document in the folder with the hash of its bytes, in a stable order."""
+def scan_folder(folder: Path, known: Mapping[str, str] | None = None) -> Iterator[SourceItem]:
+    """Yield every document in the folder with the hash of its bytes, in a stable order.
+
+    With `known` (location -> hash of what is landed), only documents at a known location are
+    read and hashed here, to tell unchanged from changed. A new location is fresh whatever its
+    bytes, so its hash is left empty for extraction, which reads the bytes anyway: a first run
+    over 10,000 pages then reads each page once, in a worker, not twice.
+    """
     root = folder.resolve()
     for path in sorted(root.rglob("*")):
         kind = document_kind(path)
@@ -33,7 +39,10 @@ def scan_folder(folder: Path) -> Iterator[SourceItem]:
             continue
         location = str(path)
         try:
-            raw_hash = hash_bytes(read_source_bytes(location))
+            if known is None or location in known:
+                raw_hash = hash_bytes(read_source_bytes(location))
+            else:
+                raw_hash = ""
         except OSError:
             # Vanished or unreadable between listing and reading: the next run sees it again.
             continue

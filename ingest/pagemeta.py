@@ -38,8 +38,9 @@ PAYWALL_TOKEN = re.compile(
     r"metered[-_]?content|meteredcontent|regwall|premium[-_]?content|piano[-_]?paywall)(?:$|[-_])",
     re.IGNORECASE,
 )
-# Cheap pre-filter: a class/id value can only hold a PAYWALL_TOKEN if it contains one of these.
-_PAYWALL_HINT = re.compile(r"paywall|subscriber|metered|regwall|premium", re.IGNORECASE)
+# A class/id value can only hold a PAYWALL_TOKEN if it contains one of these words.
+_PAYWALL_HINTS = ("paywall", "subscriber", "metered", "regwall", "premium")
+_PAYWALL_HINT = re.compile("|".join(_PAYWALL_HINTS), re.IGNORECASE)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
 
@@ -105,8 +106,14 @@ def read_page_meta(html: str) -> PageMeta:
     return read_tree_meta(tree)
 
 
-def read_tree_meta(tree: Any) -> PageMeta:
-    """The same evidence from a tree the caller already parsed (read only, never changed)."""
+def read_tree_meta(tree: Any, html: str | None = None) -> PageMeta:
+    """The same evidence from a tree the caller already parsed (read only, never changed).
+
+    `html`, the markup the tree was parsed from, lets most pages skip the paywall scan: an
+    attribute can only name a paywall if the markup spells one of the hint words somewhere
+    (character references inside class names are the one blind spot).
+    """
+    lowered = html.lower() if html is not None else None
     jsonld: list[dict[str, Any]] = []
     for script in tree.iter("script"):
         if (script.get("type") or "").strip().lower() != "application/ld+json":
@@ -138,7 +145,11 @@ def read_tree_meta(tree: Any) -> PageMeta:
         canonical=canonical or None,
         og_url=og_url or None,
         time_datetimes=_time_values(tree),
-        paywall_markers=_paywall_markers(tree),
+        paywall_markers=(
+            _paywall_markers(tree)
+            if lowered is None or any(word in lowered for word in _PAYWALL_HINTS)
+            else ()
+        ),
     )
 
 

@@ -81,9 +81,9 @@ class Discovery:
     def __iter__(self) -> Iterator[SourceItem]:
         for source in self.sources:
             self.fresh_by_folder.setdefault(str(Path(source).resolve()), 0)
-            for item in scan_folder(Path(source)):
+            for item in scan_folder(Path(source), self.known):
                 self.seen += 1
-                if self.known.get(item.location) != item.raw_hash:
+                if not item.raw_hash or self.known.get(item.location) != item.raw_hash:
                     self.fresh += 1
                     self.fresh_by_folder[item.source] = self.fresh_by_folder.get(item.source, 0) + 1
                     yield item
@@ -126,27 +126,28 @@ def worker_count(configured: int) -> int:
 
 
 # Pages per pool task: small enough that cores finish a run together, large enough that
-# pickling and scheduling stay a rounding error next to ~0.1 s of extraction per page.
+# pickling and scheduling stay a rounding error next to ~0.06 s of extraction per page.
 TASK_SIZE = 8
-# Tasks in flight per worker: keeps every core busy while the parent lands a batch, and caps
-# how many pages are held at once.
-LOOKAHEAD_PER_WORKER = 4
+# Tasks in flight per worker: keeps every worker busy while this process lands a batch
+# (~1 s per 1,000 articles against ~2 s of queued work), and caps how many pages are held.
+LOOKAHEAD_PER_WORKER = 6
 # Below this many documents a pool costs more to start than it saves.
 MIN_POOL_ITEMS = 4
-# Articles per DuckDB transaction in a run. Closing the file checkpoints it, and a checkpoint
-# rewrites the primary-key indexes of whole tables, so its cost grows with the database: a
-# hundred small landings per 10,000 pages cost more than the parent's share of a core.
+# Articles per DuckDB transaction in a run: each landing opens the file (replaying the
+# write-ahead log the last one left) and commits, ~0.3 s of fixed cost, so a few landings
+# per 10,000 pages, not a hundred.
 LAND_SIZE = 1000
+# How worker processes start. "spawn": a fresh interpreter that imports only ingest.workers
+# (no duckdb, pyarrow or Airflow), so the tree holds one copy of each library per process that
+# uses it; used by `tradewire run`. "fork": for callers, such as an Airflow task, whose main
+# module is costly to import again in every worker.
+START_METHOD = "spawn"
 
 
-def pool_context() -> BaseContext:
-    """Fork where available: workers start in milliseconds and share the loaded models.
-
-    Measured on 600 corpus pages (2 workers): fork peaked at 721 MB summed RSS / 427 MB PSS,
-    spawn at 750 MB / 540 MB, because spawned workers each load their own language model.
-    """
+def pool_context(start_method: str = START_METHOD) -> BaseContext:
+    """The multiprocessing context for extraction workers; fork where spawn is unavailable."""
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
+    return multiprocessing.get_context(start_method if start_method in methods else None)
 
 
 def map_in_pool(
@@ -154,54 +155,33 @@ def map_in_pool(
     items: Iterable[SourceItem],
     workers: int,
     task_size: int = TASK_SIZE,
+    start_method: str = START_METHOD,
 ) -> Iterator[R]:
-    """Ordered results of fn over chunks of items, using `workers` processes in all.
+    """Ordered results of fn over chunks of items, computed by `workers` worker processes.
 
-    The caller is one of them: while the oldest task is still running it takes the next task
-    itself, so a pool of workers - 1 keeps every core busy without a third process's memory.
-    Unlike Executor.map, which submits every task at once, inputs are read lazily and at most
-    a few tasks are in flight, so pages and results are never all in memory together.
+    This process only reads items, submits tasks and takes results (a run also lands them), so
+    every core extracts and landing never stalls extraction. Unlike Executor.map, which submits
+    every task at once, inputs are read lazily and at most `workers * LOOKAHEAD_PER_WORKER`
+    tasks are in flight, so pages and results are never all in memory together.
     """
     tasks = batched(items, task_size)
     if workers <= 1:
         for task in tasks:
             yield from fn(task)
         return
-    context = pool_context()
+    context = pool_context(start_method)
     if context.get_start_method() == "fork":
         # Loaded once here, the models are shared copy-on-write instead of built per worker.
         warm_worker()
-    in_pool_limit = (workers - 1) * LOOKAHEAD_PER_WORKER
-    pending: deque[Future[list[R]] | list[R]] = deque()
-    in_pool = 0
-    exhausted = False
-    pool = ProcessPoolExecutor(workers - 1, mp_context=context, initializer=warm_worker)
+    pending: deque[Future[list[R]]] = deque()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=warm_worker)
     try:
-        while True:
-            while not exhausted and in_pool < in_pool_limit:
-                task = next(tasks, [])  # batched never yields an empty list
-                if not task:
-                    exhausted = True
-                else:
-                    pending.append(pool.submit(fn, task))
-                    in_pool += 1
-            if not pending:
-                return
-            head = pending[0]
-            busy = isinstance(head, Future) and not head.done()
-            if busy and not exhausted and len(pending) < 2 * in_pool_limit:
-                task = next(tasks, [])
-                if not task:
-                    exhausted = True
-                else:
-                    pending.append(fn(task))  # results stay in input order
-                continue
-            pending.popleft()
-            if isinstance(head, Future):
-                in_pool -= 1
-                yield from head.result()
-            else:
-                yield from head
+        for task in tasks:
+            pending.append(pool.submit(fn, task))
+            if len(pending) >= workers * LOOKAHEAD_PER_WORKER:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -218,7 +198,8 @@ def extract_items(items: Sequence[SourceItem], workers: int = 1) -> list[Article
     if workers <= 1 or len(items) < MIN_POOL_ITEMS:
         return extract_chunk(items)
     task_size = max(1, min(TASK_SIZE, len(items) // (workers * 2)))
-    return list(map_in_pool(extract_chunk, items, min(workers, len(items)), task_size))
+    workers = min(workers, len(items))
+    return list(map_in_pool(extract_chunk, items, workers, task_size, start_method="fork"))
 
 
 def iter_tagged_batches(

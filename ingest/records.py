@@ -13,7 +13,7 @@ class SourceItem:
     source: str  # the source it came from: a folder path or a feed URL
     location: str  # file path or URL of the document itself
     kind: str  # "txt", "html", "html.gz" or "feed-entry"
-    raw_hash: str  # sha256 of the raw bytes, so unchanged documents are skipped
+    raw_hash: str  # sha256 of the raw bytes; "" for a new document until extraction reads it
     url: str | None = None  # the article's public URL when known
     discovered_at: str | None = None  # ISO 8601, when the source first showed it
     feed_entry: dict[str, Any] | None = None  # title/summary/published/author/guid from a feed

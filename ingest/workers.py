@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 from collections.abc import Iterable, Sequence
 
 from trafilatura.meta import reset_caches
 
 from ingest.entries import extract_document
 from ingest.extraction import detect_language
+from ingest.heap import trim_heap
 from ingest.records import Article, SourceItem, TaggedArticle, TagResult
-from transforms.dedup import compute_signature
+from transforms.minhash import compute_signature
 from transforms.tagging import load_tagger
 
 # trafilatura's module-level LRU caches grow about 1 MB per page unless cleared (trafilatura#216).
@@ -27,20 +26,13 @@ def release_caches(processed: int) -> None:
     if _processed_since_reset >= CACHE_RESET_EVERY:
         _processed_since_reset = 0
         reset_caches()
-        _trim_heap()
-
-
-def _trim_heap() -> None:
-    """Hand freed heap back to the OS; glibc keeps ~10 MB of parse trees per process otherwise."""
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
-        ctypes.CDLL(None).malloc_trim(0)
+        trim_heap()  # glibc would keep ~10 MB of parse trees per process
 
 
 def warm_worker() -> None:
     """Load the tagger and the language model once per worker, not inside the first task."""
     load_tagger()
     detect_language("warm-up text for the language model, long enough to classify")
-    # datasketch imports scipy (seconds): once in the parent, shared by forked workers.
     compute_signature("warm-up", "warm-up text for the near-duplicate signature, long enough")
 
 

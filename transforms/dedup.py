@@ -7,11 +7,12 @@ How two articles are judged the same story:
   consecutive tokens is a shingle; the normalised title is one more shingle, so a short story
   with a matching headline still lines up. Texts with fewer than ``MIN_SHINGLES`` shingles are
   not clustered (each is its own cluster).
-* **MinHash** (datasketch, ``NUM_PERM`` = 128 permutations, seed 1) estimates the Jaccard
-  similarity of two shingle sets; the signature is computed once, in the extraction worker,
-  and stored in ``article_minhash`` so later articles are matched without recomputing it.
-* **LSH**: ``BANDS`` (25) bands of ``ROWS`` (5) signature values – datasketch's optimal split
-  for ``THRESHOLD`` 0.5 – are hashed into ``article_lsh_bands``; articles sharing any band are
+* **MinHash** (rensa's ``RMinHash``, ``NUM_PERM`` = 128 permutations, seed 1) estimates the
+  Jaccard similarity of two shingle sets; the signature is computed once, in the extraction
+  worker, and stored in ``article_minhash`` so later articles are matched without recomputing
+  it. ``SIGNATURE_SCHEME`` names the hashing; signatures of different schemes never compare.
+* **LSH**: ``BANDS`` (25) bands of ``ROWS`` (5) signature values – the optimal split for
+  ``THRESHOLD`` 0.5 (datasketch's ``_optimal_param``) – are hashed into ``article_lsh_bands``; articles sharing any band are
   candidates, and a candidate is accepted when its estimated Jaccard is >= ``THRESHOLD``.
   Different boilerplate, datelines and credit lines around the same wire text keep copies
   well above 0.5; two different stories on one topic share few 5-word runs (< 0.1).
@@ -30,85 +31,18 @@ a story copied thousands of times costs the index no more than one copy.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-SHINGLE_SIZE = 5
-MIN_SHINGLES = 3
-NUM_PERM = 128
-SEED = 1
+from transforms.minhash import BANDS, band_buckets, signature_matrix, similarity
+
 THRESHOLD = 0.5
-BANDS = 25
-ROWS = 5
 # Clusters verified per new article: a story rarely matches more than a few distinct clusters,
 # and the cap keeps a pathological batch (thousands of identical pages) linear.
 MAX_CANDIDATES = 8
-_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W_\u3400-\u9fff\uf900-\ufaff]+")
-_FNV_PRIME = np.uint64(1099511628211)
-_FNV_OFFSET = np.uint64(14695981039346656037)
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-cased words, and single CJK characters, of NFKC-normalised text."""
-    return _TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
-
-
-def normalise_title(title: str | None) -> str:
-    """Title reduced to its tokens, so punctuation and case differences do not matter."""
-    return " ".join(tokens(title or ""))
-
-
-def shingle_set(title: str | None, text: str) -> set[str]:
-    """Word shingles of the text plus the normalised title as one extra shingle."""
-    words = tokens(text)
-    found = {" ".join(words[i : i + SHINGLE_SIZE]) for i in range(len(words) - SHINGLE_SIZE + 1)}
-    if len(found) < MIN_SHINGLES:
-        return set()
-    title_key = normalise_title(title)
-    if title_key:
-        found.add("title:" + title_key)
-    return found
-
-
-def compute_signature(title: str | None, text: str) -> str | None:
-    """Hex MinHash signature (NUM_PERM uint32 values), or None for texts too short to compare."""
-    shingles = shingle_set(title, text)
-    if not shingles:
-        return None
-    from datasketch import MinHash  # imported lazily: only extraction workers need it
-
-    minhash = MinHash(num_perm=NUM_PERM, seed=SEED)
-    minhash.update_batch([s.encode("utf-8") for s in shingles])
-    # datasketch keeps values below 2**32, so 4 bytes each lose nothing.
-    return np.asarray(minhash.hashvalues, dtype=np.uint32).tobytes().hex()
-
-
-def signature_matrix(signatures: Sequence[str | bytes]) -> np.ndarray:
-    """Rows of uint32 values from hex strings or stored BLOBs."""
-    if not signatures:
-        return np.zeros((0, NUM_PERM), dtype=np.uint32)
-    raw = b"".join(bytes.fromhex(s) if isinstance(s, str) else bytes(s) for s in signatures)
-    return np.frombuffer(raw, dtype=np.uint32).reshape(len(signatures), NUM_PERM)
-
-
-def band_buckets(matrix: np.ndarray) -> np.ndarray:
-    """(n, BANDS) uint64 bucket keys: an FNV-1a hash of each band's ROWS values."""
-    bands = matrix[:, : BANDS * ROWS].reshape(len(matrix), BANDS, ROWS).astype(np.uint64)
-    keys = np.full((len(matrix), BANDS), _FNV_OFFSET, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for r in range(ROWS):
-            keys = (keys ^ bands[:, :, r]) * _FNV_PRIME
-    return keys
-
-
-def similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Estimated Jaccard similarity: the share of equal MinHash values."""
-    return float(np.mean(a == b))
 
 
 class _Components:

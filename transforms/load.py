@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ingest.heap import trim_heap
 from ingest.records import Article, Evidence, TaggedArticle
 from transforms.database import connect
 from transforms.dedup import cluster_articles
@@ -203,7 +204,8 @@ def build_error_table(errors: Sequence[Article], run_id: str, now: datetime) -> 
             "run_id": [run_id] * len(errors),
             "source": [a.source for a in errors],
             "location": [a.location for a in errors],
-            "raw_hash": [a.raw_hash for a in errors],
+            # None, not "", when the bytes could not even be read: nothing to compare next run.
+            "raw_hash": [a.raw_hash or None for a in errors],
             "stage": ["extract"] * len(errors),
             "error": [a.error or "unknown" for a in errors],
             "occurred_at": pa.array([now] * len(errors), pa.timestamp("us", tz="UTC")),
@@ -358,8 +360,10 @@ def land_batches(
     for batch in batches:
         with connect(db_path, read_only=False, checkpoint_on_close=False) as con:
             total = total + land_batch(con, batch, run_id)
-        # Arrow's allocator keeps the batch's freed buffers (~15 MB per 1,000 articles).
+        # Arrow's allocator keeps the batch's freed buffers (~15 MB per 1,000 articles), and
+        # glibc the heap DuckDB used for the landing; both go back before the next batch.
         pa.default_memory_pool().release_unused()
+        trim_heap()
     return total
 
 

@@ -8,12 +8,11 @@ import duckdb
 import numpy as np
 
 from transforms.database import migrate
-from transforms.dedup import (
+from transforms.dedup import THRESHOLD, cluster_articles
+from transforms.minhash import (
     BANDS,
     NUM_PERM,
-    THRESHOLD,
     band_buckets,
-    cluster_articles,
     compute_signature,
     shingle_set,
     signature_matrix,
