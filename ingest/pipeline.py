@@ -128,24 +128,28 @@ def worker_count(configured: int) -> int:
 # Pages per pool task: small enough that cores finish a run together, large enough that
 # pickling and scheduling stay a rounding error next to ~0.06 s of extraction per page.
 TASK_SIZE = 8
-# Tasks in flight per worker: keeps every worker busy while this process lands a batch
-# (~1 s per 1,000 articles against ~2 s of queued work), and caps how many pages are held.
-LOOKAHEAD_PER_WORKER = 6
+# Tasks in flight per pool worker: keeps it busy while this process lands a batch (~1 s per
+# 1,000 articles against ~2 s of queued work), and caps how many pages are held at once.
+LOOKAHEAD_PER_WORKER = 4
+# Tasks this process may finish ahead of a pool task still running: it keeps extracting
+# instead of waiting, within a bound on results held back to keep the output in order.
+LOCAL_AHEAD = 8
 # Below this many documents a pool costs more to start than it saves.
 MIN_POOL_ITEMS = 4
-# Articles per DuckDB transaction in a run: each landing opens the file (replaying the
-# write-ahead log the last one left) and commits, ~0.3 s of fixed cost, so a few landings
-# per 10,000 pages, not a hundred.
-LAND_SIZE = 1000
-# How worker processes start. "spawn": a fresh interpreter that imports only ingest.workers
-# (no duckdb, pyarrow or Airflow), so the tree holds one copy of each library per process that
-# uses it; used by `tradewire run`. "fork": for callers, such as an Airflow task, whose main
-# module is costly to import again in every worker.
+# Articles per DuckDB transaction in a run. Each landing has ~0.3 s of fixed cost (opening the
+# file replays the write-ahead log the last one left, then the commit), so not a hundred per
+# 10,000 pages; but the landing is the memory peak of a run (~85 MB above the steady state per
+# 1,000 articles, mostly DuckDB's insert buffers), so not thousands at once either.
+LAND_SIZE = 500
+# How pool workers start. "spawn": a fresh interpreter that imports only ingest.workers (no
+# duckdb, pyarrow or Airflow), used by `tradewire run`. "fork": for callers, such as an Airflow
+# task, whose main module is costly to import again in every worker; the models this process
+# loaded are then shared copy-on-write.
 START_METHOD = "spawn"
 
 
 def pool_context(start_method: str = START_METHOD) -> BaseContext:
-    """The multiprocessing context for extraction workers; fork where spawn is unavailable."""
+    """The multiprocessing context for extraction workers; the platform's default otherwise."""
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context(start_method if start_method in methods else None)
 
@@ -157,12 +161,13 @@ def map_in_pool(
     task_size: int = TASK_SIZE,
     start_method: str = START_METHOD,
 ) -> Iterator[R]:
-    """Ordered results of fn over chunks of items, computed by `workers` worker processes.
+    """Ordered results of fn over chunks of items, using `workers` processes in all.
 
-    This process only reads items, submits tasks and takes results (a run also lands them), so
-    every core extracts and landing never stalls extraction. Unlike Executor.map, which submits
-    every task at once, inputs are read lazily and at most `workers * LOOKAHEAD_PER_WORKER`
-    tasks are in flight, so pages and results are never all in memory together.
+    The caller is one of them: while the oldest pool task is still running it takes the next
+    task itself, so a pool of workers - 1 keeps every core busy without a third process's
+    memory (each extraction process holds ~190 MB of models, libraries and parse heap).
+    Unlike Executor.map, which submits every task at once, inputs are read lazily and only a
+    few tasks are in flight, so pages and results are never all in memory together.
     """
     tasks = batched(items, task_size)
     if workers <= 1:
@@ -170,18 +175,43 @@ def map_in_pool(
             yield from fn(task)
         return
     context = pool_context(start_method)
-    if context.get_start_method() == "fork":
-        # Loaded once here, the models are shared copy-on-write instead of built per worker.
+    forked = context.get_start_method() == "fork"
+    if forked:
+        # Loaded before forking, the models are shared copy-on-write instead of built per worker.
         warm_worker()
-    pending: deque[Future[list[R]]] = deque()
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=warm_worker)
+    in_pool_limit = (workers - 1) * LOOKAHEAD_PER_WORKER
+    pending: deque[Future[list[R]] | list[R]] = deque()
+    in_pool = 0
+    exhausted = False
+    pool = ProcessPoolExecutor(workers - 1, mp_context=context, initializer=warm_worker)
     try:
-        for task in tasks:
-            pending.append(pool.submit(fn, task))
-            if len(pending) >= workers * LOOKAHEAD_PER_WORKER:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
+        if not forked:
+            warm_worker()  # while the spawned workers start and warm up in parallel
+        while True:
+            while not exhausted and in_pool < in_pool_limit:
+                task = next(tasks, [])  # batched never yields an empty list
+                if not task:
+                    exhausted = True
+                else:
+                    pending.append(pool.submit(fn, task))
+                    in_pool += 1
+            if not pending:
+                return
+            head = pending[0]
+            busy = isinstance(head, Future) and not head.done()
+            if busy and not exhausted and len(pending) - in_pool < LOCAL_AHEAD:
+                task = next(tasks, [])
+                if not task:
+                    exhausted = True
+                else:
+                    pending.append(fn(task))  # results stay in input order
+                continue
+            pending.popleft()
+            if isinstance(head, Future):
+                in_pool -= 1
+                yield from head.result()
+            else:
+                yield from head
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
