@@ -24,13 +24,16 @@ _TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 
 
-def extract_document(item: SourceItem) -> Article:
-    """Extract any discovered item; a feed entry whose page fails still lands from its summary."""
+def extract_document(item: SourceItem, *, language: bool = True) -> Article:
+    """Extract any discovered item; a feed entry whose page fails still lands from its summary.
+
+    language=False defers the page's language to `add_language` (see `extract_item`).
+    """
     if item.kind == FEED_ENTRY_KIND:
         page_error = item.fetch_error or "page not fetched"
         page = None
     else:
-        page = extract_item(item)
+        page = extract_item(item, language=language)
         if item.feed_entry is None:
             return page
         if page.error is None:

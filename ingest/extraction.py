@@ -117,8 +117,16 @@ def feed_summary_words(item: SourceItem) -> int | None:
     return count_words(_TAG.sub(" ", str(summary))) or None
 
 
-def extract_item(item: SourceItem) -> Article:
-    """Extract one discovered document; failures come back as an Article carrying `error`."""
+# provenance["language"] of an article extracted with language=False, until add_language runs.
+LANGUAGE_DEFERRED = "deferred"
+
+
+def extract_item(item: SourceItem, *, language: bool = True) -> Article:
+    """Extract one discovered document; failures come back as an Article carrying `error`.
+
+    language=False leaves language detection to `add_language` in another process: a run's
+    extraction workers then never load py3langid's model (73 MB of Python objects apiece).
+    """
     provenance: dict[str, str] = {}
     # Optional fields the fetcher sets on fetched pages; folder documents have none of them.
     content_type = getattr(item, "content_type", None)
@@ -169,8 +177,7 @@ def extract_item(item: SourceItem) -> Article:
     provenance["published_at"] = date.source or "none"
     if date.evidence:
         provenance["published_at_candidates"] = date.evidence
-    language = detect_language(text)
-    provenance["language"] = "detected:py3langid" if language else "none"
+    provenance["language"] = LANGUAGE_DEFERRED  # here, so every path keeps the same key order
     declared, declared_rule = declared_language(meta)
     provenance["language_declared"] = declared_rule
     identity = choose_identity(meta, page_url, item.location)
@@ -185,7 +192,7 @@ def extract_item(item: SourceItem) -> Article:
         summary_words=feed_summary_words(item),
     )
     provenance["is_truncated"] = truncation.reason or "none"
-    return Article(
+    article = Article(
         article_id=identity.article_id,
         source=item.source,
         location=item.location,
@@ -194,7 +201,7 @@ def extract_item(item: SourceItem) -> Article:
         text=text,
         author=str(author) if author else None,
         published_at=date.published_at,
-        language=language,
+        language=None,
         word_count=word_count,
         content_hash=hash_content(title_str, text),
         raw_hash=item.raw_hash,
@@ -205,7 +212,6 @@ def extract_item(item: SourceItem) -> Article:
         published_at_source=date.source,
         published_at_conflict=date.conflict,
         language_declared=declared,
-        language_conflict=bool(declared and language and declared != language),
         encoding=encoding,
         encoding_rule=rule,
         is_truncated=truncation.is_truncated,
@@ -214,6 +220,24 @@ def extract_item(item: SourceItem) -> Article:
         extractor_version=extractor_version(),
         minhash=compute_signature(title_str, text),
         source_item=json.dumps(to_dict(item), ensure_ascii=False, default=str),
+    )
+    return add_language(article) if language else article
+
+
+def add_language(article: Article) -> Article:
+    """Detect the language of an article extracted with language=False; others pass unchanged."""
+    if article.provenance.get("language") != LANGUAGE_DEFERRED:
+        return article
+    language = detect_language(article.text)
+    declared = article.language_declared
+    return replace(
+        article,
+        language=language,
+        language_conflict=bool(declared and language and declared != language),
+        provenance={
+            **article.provenance,
+            "language": "detected:py3langid" if language else "none",
+        },
     )
 
 

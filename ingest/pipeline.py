@@ -8,13 +8,15 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from itertools import chain, islice
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from ingest.extraction import add_language
 from ingest.folder import document_kind, scan_folder
 from ingest.records import Article, SourceItem, TaggedArticle
 from ingest.workers import extract_chunk, process_chunk, warm_worker
@@ -160,6 +162,7 @@ def map_in_pool(
     workers: int,
     task_size: int = TASK_SIZE,
     start_method: str = START_METHOD,
+    initializer: Callable[[], None] = warm_worker,
 ) -> Iterator[R]:
     """Ordered results of fn over chunks of items, using `workers` processes in all.
 
@@ -183,7 +186,7 @@ def map_in_pool(
     pending: deque[Future[list[R]] | list[R]] = deque()
     in_pool = 0
     exhausted = False
-    pool = ProcessPoolExecutor(workers - 1, mp_context=context, initializer=warm_worker)
+    pool = ProcessPoolExecutor(workers - 1, mp_context=context, initializer=initializer)
     try:
         if not forked:
             warm_worker()  # while the spawned workers start and warm up in parallel
@@ -246,9 +249,13 @@ def iter_tagged_batches(
         for piece in batched(chain(head, stream), batch_size):
             yield process_chunk(piece)
         return
+    # Languages are detected here, in the one process that also lands: py3langid's model is the
+    # largest thing an extraction process would hold (73 MB), so the pool's workers skip it.
     batch: list[TaggedArticle] = []
-    for tagged in map_in_pool(process_chunk, chain(head, stream), workers):
-        batch.append(tagged)
+    extract = partial(process_chunk, language=False)
+    lean = partial(warm_worker, language=False)
+    for tagged in map_in_pool(extract, chain(head, stream), workers, initializer=lean):
+        batch.append(replace(tagged, article=add_language(tagged.article)))
         if len(batch) >= batch_size:
             yield batch
             batch = []

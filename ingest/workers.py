@@ -29,10 +29,11 @@ def release_caches(processed: int) -> None:
         trim_heap()  # glibc would keep ~10 MB of parse trees per process
 
 
-def warm_worker() -> None:
-    """Load the tagger and the language model once per worker, not inside the first task."""
+def warm_worker(language: bool = True) -> None:
+    """Load the tagger (and the language model) once per worker, not inside the first task."""
     load_tagger()
-    detect_language("warm-up text for the language model, long enough to classify")
+    if language:
+        detect_language("warm-up text for the language model, long enough to classify")
     compute_signature("warm-up", "warm-up text for the near-duplicate signature, long enough")
 
 
@@ -56,8 +57,11 @@ def extract_chunk(items: Sequence[SourceItem]) -> list[Article]:
     return articles
 
 
-def process_chunk(items: Sequence[SourceItem]) -> list[TaggedArticle]:
-    """Pool task: extract and tag where the page is, so only finished rows return to the parent."""
-    tagged = tag_articles([extract_document(item) for item in items])
+def process_chunk(items: Sequence[SourceItem], language: bool = True) -> list[TaggedArticle]:
+    """Pool task: extract and tag where the page is, so only finished rows return to the parent.
+
+    language=False leaves language detection to the process that lands the rows.
+    """
+    tagged = tag_articles([extract_document(item, language=language) for item in items])
     release_caches(len(items))
     return tagged

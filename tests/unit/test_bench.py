@@ -37,6 +37,8 @@ def test_quick_run_reports_every_figure(
     assert r["tagging"]["articles_per_s_per_core"] > 0
     for landing in ("landing", "landing_duplicates"):
         assert r[landing]["articles_per_s"] > 0 and r[landing]["new"] == r[landing]["articles"]
+    floor = r["landing_floor"]
+    assert floor["articles_per_s"] > 0 and floor["articles"] == r["landing"]["articles"]
     assert set(r["targets"]) == {
         "ratio_pipeline_to_all_core_limit >= 0.85",
         "peak_rss_mb <= 600",
