@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
 
 from trafilatura.meta import reset_caches
@@ -34,6 +35,10 @@ def warm_worker(language: bool = True) -> None:
     load_tagger()
     if language:
         detect_language("warm-up text for the language model, long enough to classify")
+    # Models and tables live for the whole process: out of the collector's sight, the full
+    # collection in every cache reset costs ~0 ms instead of ~40 ms.
+    gc.collect()
+    gc.freeze()
     compute_signature("warm-up", "warm-up text for the near-duplicate signature, long enough")
 
 

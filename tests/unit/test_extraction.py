@@ -84,3 +84,26 @@ def test_word_count_counts_chinese_characters() -> None:
 def test_content_hash_ignores_whitespace_and_case() -> None:
     assert hash_content("Title", "Some  text\n") == hash_content("title", "some text")
     assert hash_content("Title", "Some text") != hash_content("Title", "Other text")
+
+
+def test_deferred_language_is_the_same_once_added(fixtures_dir: Path) -> None:
+    # A run's pool workers extract with language=False and the landing process adds it.
+    from ingest.extraction import LANGUAGE_DEFERRED, add_language
+
+    item = _item(fixtures_dir / "articles" / "gallium_curbs.html")
+    deferred = extract_item(item, language=False)
+    assert deferred.language is None and deferred.provenance["language"] == LANGUAGE_DEFERRED
+    whole = extract_item(item)
+    added = add_language(deferred)
+    assert added.language == whole.language == "en"
+    assert added.provenance == whole.provenance
+    assert list(added.provenance) == list(whole.provenance)  # same key order in the MAP
+    assert add_language(added) is added  # nothing deferred: passes through unchanged
+
+
+def test_new_document_is_hashed_by_the_reader(fixtures_dir: Path) -> None:
+    # Discovery leaves a new location's hash empty; extraction hashes the bytes it read.
+    path = fixtures_dir / "articles" / "gallium_curbs.html"
+    item = _item(path)
+    blank = SourceItem(source=item.source, location=item.location, kind=item.kind, raw_hash="")
+    assert extract_item(blank).raw_hash == item.raw_hash == hash_bytes(path.read_bytes())
