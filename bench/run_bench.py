@@ -341,6 +341,44 @@ def measure_landing(
     }
 
 
+def measure_per_page(paths: Sequence[Path], rounds: int) -> dict[str, float]:
+    """CPU per page of bare extract and of our worker task, alternating page by page.
+
+    Both run in this one process, so a change in machine speed hits both alike; page i goes to
+    bare extract while page i + n/2 goes to ours, so neither finds the other's page in the
+    caches, which both reset every CACHE_RESET_EVERY pages as the pipeline does.
+    """
+    import trafilatura
+    from trafilatura.meta import reset_caches
+
+    from ingest.folder import scan_folder
+    from ingest.workers import CACHE_RESET_EVERY, process_chunk, warm_worker
+
+    warm_worker()
+    items = {item.location: item for item in scan_folder(paths[0].parent)}
+    ordered = [items[str(p.resolve())] for p in paths]
+    n = len(paths)
+    bare = ours = 0.0
+    for _ in range(rounds):
+        reset_caches()
+        for i in range(n):
+            start = time.process_time()
+            trafilatura.extract(read_page(paths[i]), with_metadata=True)
+            middle = time.process_time()
+            process_chunk([ordered[(i + n // 2) % n]])
+            bare += middle - start
+            ours += time.process_time() - middle
+            if i % CACHE_RESET_EVERY == CACHE_RESET_EVERY - 1:
+                reset_caches()
+    pages = n * rounds
+    return {
+        "pages": pages,
+        "bare_ms": round(bare / pages * 1000, 2),
+        "ours_ms": round(ours / pages * 1000, 2),
+        "ratio": round(bare / ours, 3),
+    }
+
+
 def measure_landing_floor(
     tagged: Sequence[Any], db: Path, total: int, batch_size: int
 ) -> dict[str, Any]:
@@ -462,6 +500,8 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
             "after": after,
         }
 
+        progress.say("per page: bare extract and our worker task, alternating in one process")
+        results["per_page"] = measure_per_page(pages, 1 if args.quick else 2)
         progress.say("parts alone: tagging and landing")
         tagged = sample_articles(folder, workers)
         results["tagging"] = measure_tagging(tagged, 50 if args.quick else 2000)
@@ -502,7 +542,7 @@ def format_report(r: dict[str, Any]) -> str:
     """The figures as a Markdown table, ready for BENCHMARKS.md."""
     one, lim, pipe = r["limit_one_core"], r["limit_all_cores"], r["pipeline"]
     tag, land, dup, m = r["tagging"], r["landing"], r["landing_duplicates"], r["machine"]
-    floor = r["landing_floor"]
+    floor, pp = r["landing_floor"], r["per_page"]
     w = r["workers"]
     growth = pipe["rss_growth_pct"]
     rows = [
@@ -525,6 +565,12 @@ def format_report(r: dict[str, Any]) -> str:
             "ratio pipeline / limit",
             f"{r['ratio_pipeline_to_all_core_limit']:.3f}",
             f"per CPU-second: {r['ratio_pipeline_to_limit_per_cpu_s']:.3f}",
+        ),
+        (
+            "per page, alternating in one process",
+            f"{pp['ratio']:.3f}",
+            f"bare extract {pp['bare_ms']:.1f} ms, our worker task {pp['ours_ms']:.1f} ms "
+            f"(extract, language, tag, signature; {pp['pages']} pages)",
         ),
         (
             "peak RSS, pipeline process tree",

@@ -35,6 +35,7 @@ def test_quick_run_reports_every_figure(
     assert r["ratio_pipeline_to_all_core_limit"] > 0
     assert r["ratio_pipeline_to_limit_per_cpu_s"] > 0
     assert r["tagging"]["articles_per_s_per_core"] > 0
+    assert r["per_page"]["pages"] == base and r["per_page"]["ours_ms"] > 0
     for landing in ("landing", "landing_duplicates"):
         assert r[landing]["articles_per_s"] > 0 and r[landing]["new"] == r[landing]["articles"]
     floor = r["landing_floor"]
