@@ -130,8 +130,8 @@ def worker_count(configured: int) -> int:
 # Pages per pool task: small enough that cores finish a run together, large enough that
 # pickling and scheduling stay a rounding error next to ~0.06 s of extraction per page.
 TASK_SIZE = 8
-# Tasks in flight per pool worker: keeps it busy while this process lands a batch (~1 s per
-# 1,000 articles against ~2 s of queued work), and caps how many pages are held at once.
+# Tasks in flight per pool worker: keeps it busy while this process lands a batch (~0.6 s
+# against ~2 s of queued work), and caps how many pages are held at once.
 LOOKAHEAD_PER_WORKER = 4
 # Tasks this process may finish ahead of a pool task still running: it keeps extracting
 # instead of waiting, within a bound on results held back to keep the output in order.
@@ -140,8 +140,8 @@ LOCAL_AHEAD = 8
 MIN_POOL_ITEMS = 4
 # Articles per DuckDB transaction in a run. Each landing has ~0.3 s of fixed cost (opening the
 # file replays the write-ahead log the last one left, then the commit), so not a hundred per
-# 10,000 pages; but the landing is the memory peak of a run (~85 MB above the steady state per
-# 1,000 articles, mostly DuckDB's insert buffers), so not thousands at once either.
+# 10,000 pages; but the landing is the memory peak of a run (DuckDB's insert buffers and the
+# automatic checkpoints inside its commits), so not thousands at once either.
 LAND_SIZE = 500
 # How pool workers start. "spawn": a fresh interpreter that imports only ingest.workers (no
 # duckdb, pyarrow or Airflow), used by `tradewire run`. "fork": for callers, such as an Airflow
@@ -168,7 +168,7 @@ def map_in_pool(
 
     The caller is one of them: while the oldest pool task is still running it takes the next
     task itself, so a pool of workers - 1 keeps every core busy without a third process's
-    memory (each extraction process holds ~190 MB of models, libraries and parse heap).
+    memory (each extraction process holds 100-200 MB of models, libraries and parse heap).
     Unlike Executor.map, which submits every task at once, inputs are read lazily and only a
     few tasks are in flight, so pages and results are never all in memory together.
     """

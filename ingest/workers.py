@@ -35,11 +35,11 @@ def warm_worker(language: bool = True) -> None:
     load_tagger()
     if language:
         detect_language("warm-up text for the language model, long enough to classify")
+    compute_signature("warm-up", "warm-up text for the near-duplicate signature, long enough")
     # Models and tables live for the whole process: out of the collector's sight, the full
     # collection in every cache reset costs ~0 ms instead of ~40 ms.
     gc.collect()
     gc.freeze()
-    compute_signature("warm-up", "warm-up text for the near-duplicate signature, long enough")
 
 
 def tag_articles(articles: Iterable[Article]) -> list[TaggedArticle]:
