@@ -59,6 +59,7 @@ lint: $(VENV)/.synced
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.synced
 	$(BIN)/python -m compileall -q ingest transforms bench

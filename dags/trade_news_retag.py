@@ -45,8 +45,8 @@ def trade_news_retag() -> None:
     def retag() -> dict[str, int]:
         from dataclasses import asdict
 
-        from ingest.settings import Settings
         from transforms.retagging import retag_articles
+        from transforms.settings import Settings
 
         return asdict(retag_articles(Settings().db))
 

@@ -37,21 +37,21 @@ Every task writes the DuckDB file, so each runs in the one-slot `duckdb_writer` 
 def trade_news_transforms() -> None:
     @task(pool="duckdb_writer")
     def refresh_derived() -> dict[str, int]:
-        from ingest.settings import Settings
         from transforms.derived import refresh_derived as refresh
+        from transforms.settings import Settings
 
         return refresh(Settings().db)
 
     @task(pool="duckdb_writer")
     def refresh_search() -> int:
-        from ingest.settings import Settings
         from transforms.derived import refresh_search as refresh
+        from transforms.settings import Settings
 
         return refresh(Settings().db)
 
     @task(pool="duckdb_writer")
     def publish_snapshot() -> str | None:
-        from ingest.settings import Settings
+        from transforms.settings import Settings
         from transforms.snapshot import publish_snapshot as publish
 
         settings = Settings()

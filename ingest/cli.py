@@ -251,7 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ingest.pipeline import run_pipeline
     from ingest.polling import poll_config
     from ingest.progress import run_progress
-    from ingest.settings import Settings, resolve_db_path
+    from transforms.settings import Settings, resolve_db_path
 
     settings = Settings()
     folders, feeds = resolve_run_sources(args.source, settings.sources_file)
@@ -388,9 +388,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
     """Read-only queries that wait for the writer instead of failing on the file lock."""
     import duckdb
 
-    from ingest.settings import resolve_db_path
     from transforms.database import connect
     from transforms.search import SearchUnavailableError, load_fts
+    from transforms.settings import resolve_db_path
 
     if args.out and args.format != "parquet":
         raise CliError("--out is for --format parquet; redirect other formats with `>`")
@@ -441,7 +441,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     """Ranked hits with the best-matching sentence; --reindex takes the write lock briefly."""
     import duckdb
 
-    from ingest.settings import resolve_db_path
     from transforms.database import connect
     from transforms.search import (
         SearchUnavailableError,
@@ -449,6 +448,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         refresh_search_index,
         search_articles,
     )
+    from transforms.settings import resolve_db_path
 
     if not args.query and not args.reindex:
         raise CliError("give words to search for, or --reindex to rebuild the index")
@@ -523,9 +523,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Parquet for other engines; partitions are swapped in whole, never half-written."""
     import duckdb
 
-    from ingest.settings import resolve_db_path
     from transforms.database import connect
     from transforms.export import export_parquet
+    from transforms.settings import resolve_db_path
 
     out = Path(args.dir)
     if out.exists() and not out.is_dir():
@@ -546,9 +546,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     """The analyst's one-page summary; reads only, so it can run while the pipeline loads."""
     import duckdb
 
-    from ingest.settings import resolve_db_path
     from transforms.database import connect
     from transforms.report import ReportDependencyError, build_report
+    from transforms.settings import resolve_db_path
 
     out = Path(args.out)
     with connect(resolve_db_path(args.db), read_only=True) as con:
@@ -578,8 +578,8 @@ def parse_window(text: str) -> timedelta:
 
 def cmd_freshness(args: argparse.Namespace) -> int:
     """Lag from discovery to landing: the figure the streaming target is about."""
-    from ingest.settings import resolve_db_path
     from transforms.derived import measure_freshness
+    from transforms.settings import resolve_db_path
 
     stats = measure_freshness(resolve_db_path(args.db), parse_window(args.window))
 
@@ -595,7 +595,7 @@ def cmd_freshness(args: argparse.Namespace) -> int:
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     """Publish the read-only copy on demand (loads also publish it)."""
-    from ingest.settings import resolve_db_path
+    from transforms.settings import resolve_db_path
     from transforms.snapshot import publish_snapshot
 
     db_path = resolve_db_path(args.db)
@@ -607,8 +607,8 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 def cmd_retag(args: argparse.Namespace) -> int:
     """Bring stored tags up to the current tagger without refetching anything."""
-    from ingest.settings import Settings, resolve_db_path
     from transforms.retagging import retag_articles
+    from transforms.settings import Settings, resolve_db_path
 
     if args.batch_size < 1:
         raise CliError("--batch-size must be at least 1")
@@ -627,8 +627,8 @@ def cmd_retag(args: argparse.Namespace) -> int:
 def cmd_reextract(args: argparse.Namespace) -> int:
     """Bring stored articles up to the current extractor from their stored raw bytes."""
     from ingest.pipeline import new_run_id
-    from ingest.settings import resolve_db_path
-    from transforms.reextraction import reextract_articles
+    from ingest.reextraction import reextract_articles
+    from transforms.settings import resolve_db_path
 
     if args.batch_size < 1:
         raise CliError("--batch-size must be at least 1")

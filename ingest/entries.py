@@ -14,8 +14,9 @@ from ingest.extraction import (
     extract_item,
     hash_content,
 )
-from ingest.records import Article, SourceItem
+from ingest.records import SourceItem
 from ingest.urls import article_id_for
+from transforms.records import Article
 
 # SourceItem.kind of a feed entry whose page was not fetched (failed, refused or skipped).
 FEED_ENTRY_KIND = "feed-entry"

@@ -19,11 +19,12 @@ from ingest.dates import choose_date, gather_candidates, reference_time
 from ingest.encoding import decode_html
 from ingest.identity import choose_identity
 from ingest.pagemeta import PageMeta, declared_language, read_tree_meta
-from ingest.records import Article, SourceItem, to_dict
+from ingest.records import SourceItem
 from ingest.textfile import parse_text_fixture, render_fixture_html
 from ingest.truncation import assess_truncation
 from ingest.urls import article_id_for
 from transforms.minhash import compute_signature
+from transforms.records import Article, to_dict
 
 # Below this many words a page is navigation or an error page, not an article.
 MIN_WORDS = 5

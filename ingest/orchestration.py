@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.polling import poll_config
-from ingest.settings import Settings
 from ingest.sources_registry import SourceSpec, load_sources
 from ingest.stages import load_staged, plan_to_staging, poll_to_staging
+from transforms.settings import Settings
 
 
 def configured_sources(settings: Settings) -> list[SourceSpec]:

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ingest.extraction import add_language
 from ingest.folder import document_kind, scan_folder
-from ingest.records import Article, SourceItem, TaggedArticle
+from ingest.records import SourceItem
 from ingest.workers import extract_chunk, process_chunk, warm_worker
 from ingest.workers import tag_articles as tag_articles  # re-exported: the DAG's tag stage
 from transforms.database import DatabaseMissingError, connect
 from transforms.load import LoadCounts, RunInfo, finish_run, land_batches
+from transforms.records import Article, TaggedArticle
 
 if TYPE_CHECKING:
     from ingest.polling import PollConfig

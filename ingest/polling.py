@@ -19,7 +19,12 @@ import duckdb
 from ingest.entries import FEED_ENTRY_KIND
 from ingest.feeds import FeedEntry, entry_key, parse_feed
 from ingest.fetch import Fetcher, FetchPolicy, FetchResult, validators_trustworthy
-from ingest.pollrecords import (
+from ingest.rawstore import put_raw, raw_path
+from ingest.records import SourceItem
+from ingest.sources_registry import DEFAULT_POLL_INTERVAL_MINUTES, SourceSpec
+from ingest.urls import article_id_for
+from transforms.database import DatabaseMissingError, connect
+from transforms.pollrecords import (
     DUPLICATE,
     MAX_BACKOFF_MINUTES,
     SKIPPED,
@@ -28,12 +33,7 @@ from ingest.pollrecords import (
     PollRecords,
     SourceState,
 )
-from ingest.rawstore import put_raw, raw_path
-from ingest.records import SourceItem
-from ingest.settings import Settings
-from ingest.sources_registry import DEFAULT_POLL_INTERVAL_MINUTES, SourceSpec
-from ingest.urls import article_id_for
-from transforms.database import DatabaseMissingError, connect
+from transforms.settings import Settings
 
 
 @dataclass(frozen=True)

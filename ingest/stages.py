@@ -32,13 +32,14 @@ from ingest.polling import (
     read_source_states,
     utc_now,
 )
-from ingest.pollrecords import PollRecords
-from ingest.records import SourceItem, TaggedArticle, article_from_dict, tagged_article_from_dict
+from ingest.records import SourceItem
 from ingest.sources_registry import SourceSpec
 from ingest.staging import batch_url, read_jsonl, remove_run, run_files, write_jsonl
 from ingest.urls import registrable_domain
 from transforms.live_sources import record_poll
 from transforms.load import LoadCounts, RunInfo, finish_run, land_batches
+from transforms.pollrecords import PollRecords
+from transforms.records import TaggedArticle, article_from_dict, tagged_article_from_dict
 
 
 def discover_to_staging(

@@ -9,9 +9,10 @@ from trafilatura.meta import reset_caches
 
 from ingest.entries import extract_document
 from ingest.extraction import detect_language
-from ingest.heap import trim_heap
-from ingest.records import Article, SourceItem, TaggedArticle, TagResult
+from ingest.records import SourceItem
+from transforms.heap import trim_heap
 from transforms.minhash import compute_signature
+from transforms.records import Article, TaggedArticle, TagResult
 from transforms.tagging import load_tagger
 
 # trafilatura's module-level LRU caches grow about 1 MB per page unless cleared (trafilatura#216).

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.settings import get_settings
+from transforms.settings import get_settings
 
 MIGRATIONS_PACKAGE = "transforms.migrations"
 # A migration that builds on tables another migration has not delivered yet names them on a

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingest.records import Evidence, TagResult, TopicTag
+from transforms.records import Evidence, TagResult, TopicTag
 
 WORST_SHOWN = 10
 

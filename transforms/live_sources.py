@@ -15,15 +15,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ingest.pollrecords import (
+from transforms.database import connect
+from transforms.pollrecords import (
     DUPLICATE,
     EntryOutcome,
     PollRecords,
     SourceState,
     terminal_state,
 )
-from ingest.records import Article, TaggedArticle
-from transforms.database import connect
+from transforms.records import Article, TaggedArticle
 
 _S = pa.string()
 _TS = pa.timestamp("us", tz="UTC")

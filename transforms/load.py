@@ -11,11 +11,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingest.heap import trim_heap
-from ingest.records import Article, Evidence, TaggedArticle
 from transforms.database import connect
 from transforms.dedup import cluster_articles
+from transforms.heap import trim_heap
 from transforms.live_sources import land_entry_rows, split_feed_duplicates
+from transforms.records import Article, Evidence, TaggedArticle
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingest.records import Evidence, TagResult
 from transforms.database import connect
+from transforms.records import Evidence, TagResult
 from transforms.tagging import Tagger, evidence_to_dict, load_tagger
 
 DEFAULT_BATCH_SIZE = 500

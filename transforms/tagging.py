@@ -15,7 +15,6 @@ from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parser  # type: ignore[attr-defined]
 from typing import Any, NamedTuple, TextIO
 
-from ingest.records import EntityMention, Evidence, TagResult, TopicTag
 from transforms.entities import (
     Entity,
     EntityHit,
@@ -25,6 +24,7 @@ from transforms.entities import (
     load_gazetteer,
     prepare_text,
 )
+from transforms.records import EntityMention, Evidence, TagResult, TopicTag
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("taxonomy.toml")
 

@@ -9,9 +9,9 @@ import pytest
 from ingest.extraction import extract_item, hash_bytes, read_source_bytes
 from ingest.pipeline import run_pipeline, tag_articles
 from ingest.records import SourceItem
+from ingest.reextraction import reextract_articles
 from transforms.database import connect
 from transforms.load import land_batches
-from transforms.reextraction import reextract_articles
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.records import Evidence, TagResult, TopicTag
 from transforms.evaluation import evaluate, format_report, read_labeled
+from transforms.records import Evidence, TagResult, TopicTag
 from transforms.tagging import load_tagger
 
 DEV = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "articles" / "labeled-dev.jsonl"

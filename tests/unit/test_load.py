@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from ingest.records import Article, EntityMention, Evidence, TaggedArticle, TagResult, TopicTag
 from transforms.database import connect
 from transforms.load import land_batch, land_batches
+from transforms.records import Article, EntityMention, Evidence, TaggedArticle, TagResult, TopicTag
 
 
 def _tagged(

@@ -10,9 +10,9 @@ import pytest
 
 from ingest.entries import FEED_ENTRY_KIND, extract_document, summary_text
 from ingest.polling import is_due, next_due, split_hosts
-from ingest.pollrecords import PollRecords, SourceState, terminal_state
 from ingest.rawstore import get_raw, put_raw, raw_path
 from ingest.records import SourceItem
+from transforms.pollrecords import PollRecords, SourceState, terminal_state
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.records import TagResult
+from transforms.records import TagResult
 from transforms.tagging import load_tagger, split_sentences, tag_json_lines
 
 REPO = Path(__file__).resolve().parents[2]
