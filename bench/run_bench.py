@@ -276,10 +276,9 @@ def count_rows(db: Path) -> dict[str, int]:
 def sample_articles(folder: Path, workers: int) -> list[Any]:
     """Extracted and tagged articles of the corpus, the input of the parts measured alone."""
     from ingest.folder import scan_folder
-    from ingest.pipeline import extract_items, tag_articles
+    from ingest.pipeline import tag_stream
 
-    articles = [a for a in extract_items(list(scan_folder(folder)), workers) if a.error is None]
-    return tag_articles(articles)
+    return [t for t in tag_stream(scan_folder(folder), workers) if t.article.error is None]
 
 
 def measure_tagging(tagged: Sequence[Any], min_articles: int) -> dict[str, float]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
-from typing import Any
 
 import pendulum
 from airflow.sdk import (
@@ -16,10 +14,9 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
+from tradewire_wiring import ARTICLES, DEFAULT_ARGS, WRITER_POOL
 
 from ingest.inbox import InboxTrigger
-
-ARTICLES = Asset(name="tradewire_articles", uri="tradewire://duckdb/articles")
 
 # Path arithmetic and an environment lookup only: DAG parsing must not touch the disk.
 INBOX_DIR = os.environ.get("TRADEWIRE_SEEDS_DIR") or os.path.join(
@@ -47,19 +44,15 @@ trafilatura, tags them for US–China topics with evidence, and lands them in Du
   page, politely (`ingest/fetch.py`), into the raw store; it stages batches of documents plus
   the group's fetch log and source state. Neither it nor discover writes DuckDB.
 * **collect** flattens the groups' batch lists for the mapping below.
-* **extract** and **tag** are mapped over those batches; XCom carries only batch URLs.
+* **extract** is mapped over those batches: it extracts and tags each batch on
+  `TRADEWIRE_WORKERS` processes (every core by default), the same stage `tradewire run` uses;
+  XCom carries only batch URLs.
 * **load** is the only task that writes the DuckDB file; it runs in the one-slot
   `duckdb_writer` pool and commits one short transaction per batch (each URL's terminal state
   with its article), then the polls' records, then emits the `tradewire_articles` asset.
 
 Re-running over unchanged sources adds and changes nothing.
 """
-
-DEFAULT_ARGS: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-}
 
 
 @dag(
@@ -95,17 +88,11 @@ def trade_news_ingest() -> None:
 
     @task
     def extract(batch: str) -> str:
-        from ingest.stages import extract_staged
+        from ingest.orchestration import extract_for_run
 
-        return extract_staged(batch)
+        return extract_for_run(batch)
 
-    @task
-    def tag(batch: str) -> str:
-        from ingest.stages import tag_staged
-
-        return tag_staged(batch)
-
-    @task(pool="duckdb_writer", outlets=[ARTICLES], trigger_rule="none_failed")
+    @task(pool=WRITER_POOL, outlets=[ARTICLES], trigger_rule="none_failed")
     def load(batches: list[str]) -> dict[str, int]:
         from ingest.orchestration import load_for_run
 
@@ -116,7 +103,7 @@ def trade_news_ingest() -> None:
         )
 
     batches = collect(poll.expand(group=plan()))  # type: ignore[arg-type]
-    load(tag.expand(batch=extract.expand(batch=batches)))  # type: ignore[arg-type]
+    load(extract.expand(batch=batches))  # type: ignore[arg-type]
 
 
 trade_news_ingest()

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 import pendulum
-from airflow.sdk import Asset, dag, task
-
-ARTICLES = Asset(name="tradewire_articles", uri="tradewire://duckdb/articles")
+from airflow.sdk import dag, task
+from tradewire_wiring import ARTICLES, DEFAULT_ARGS, WRITER_POOL
 
 DOC_MD = """
 ### trade_news_retag
@@ -23,12 +19,6 @@ Trigger by hand after editing `transforms/taxonomy.toml` or `transforms/gazettee
 A second run with unchanged data files finds nothing to do.
 """
 
-DEFAULT_ARGS: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-}
-
 
 @dag(
     dag_id="trade_news_retag",
@@ -41,14 +31,11 @@ DEFAULT_ARGS: dict[str, Any] = {
     tags=["tradewire", "tagging"],
 )
 def trade_news_retag() -> None:
-    @task(pool="duckdb_writer", outlets=[ARTICLES])
+    @task(pool=WRITER_POOL, outlets=[ARTICLES])
     def retag() -> dict[str, int]:
-        from dataclasses import asdict
+        from ingest.orchestration import retag_stored
 
-        from transforms.retagging import retag_articles
-        from transforms.settings import Settings
-
-        return asdict(retag_articles(Settings().db))
+        return retag_stored()
 
     retag()
 

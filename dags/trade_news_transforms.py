@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, dag, task
-
-ARTICLES = Asset(name="tradewire_articles", uri="tradewire://duckdb/articles")
+from airflow.sdk import dag, task
+from tradewire_wiring import ARTICLES, DEFAULT_ARGS, WRITER_POOL
 
 DOC_MD = """
 ### trade_news_transforms
@@ -30,32 +28,28 @@ Every task writes the DuckDB file, so each runs in the one-slot `duckdb_writer` 
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args=DEFAULT_ARGS,
     doc_md=DOC_MD,
     tags=["tradewire", "transforms"],
 )
 def trade_news_transforms() -> None:
-    @task(pool="duckdb_writer")
+    @task(pool=WRITER_POOL)
     def refresh_derived() -> dict[str, int]:
-        from transforms.derived import refresh_derived as refresh
-        from transforms.settings import Settings
+        from ingest.orchestration import refresh_derived_tables
 
-        return refresh(Settings().db)
+        return refresh_derived_tables()
 
-    @task(pool="duckdb_writer")
+    @task(pool=WRITER_POOL)
     def refresh_search() -> int:
-        from transforms.derived import refresh_search as refresh
-        from transforms.settings import Settings
+        from ingest.orchestration import refresh_search_index
 
-        return refresh(Settings().db)
+        return refresh_search_index()
 
-    @task(pool="duckdb_writer")
+    @task(pool=WRITER_POOL)
     def publish_snapshot() -> str | None:
-        from transforms.settings import Settings
-        from transforms.snapshot import publish_snapshot as publish
+        from ingest.orchestration import publish_snapshot as publish
 
-        settings = Settings()
-        return str(publish(settings.db)) if settings.snapshot else None
+        return publish()
 
     derived: Any = refresh_derived()
     derived >> refresh_search() >> publish_snapshot()

@@ -8,12 +8,11 @@ import json
 import re
 import unicodedata
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import trafilatura
 from lxml.html import HtmlElement
-from trafilatura.utils import load_html
+from trafilatura import load_html
 
 from ingest.dates import choose_date, gather_candidates, reference_time
 from ingest.encoding import decode_html
@@ -80,7 +79,7 @@ def detect_language(text: str) -> str | None:
 def extract_html(html: str | HtmlElement, *, url: str | None) -> dict[str, object]:
     """Run trafilatura on one page and return the fields we keep, None where it found nothing.
 
-    Takes the page's string or a tree from `trafilatura.utils.load_html`; trafilatura copies a
+    Takes the page's string or a tree from `trafilatura.load_html`; trafilatura copies a
     tree it is handed before changing it, so the caller's tree stays readable afterwards.
     """
     doc = trafilatura.bare_extraction(html, url=url, **EXTRACTION_SETTINGS)  # type: ignore[arg-type]
@@ -240,19 +239,6 @@ def add_language(article: Article) -> Article:
             "language": "detected:py3langid" if language else "none",
         },
     )
-
-
-def normalise_date(value: object) -> str | None:
-    """ISO 8601 (UTC when no zone is given) from what trafilatura returns, else None."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.isoformat()
 
 
 def error_article(item: SourceItem, error: str) -> Article:

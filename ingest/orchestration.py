@@ -1,15 +1,18 @@
-"""Settings-aware entry points for orchestrators, so DAG files hold no configuration logic."""
+"""Settings-aware entry points for Airflow tasks: each DAG task body is one call here."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import logging
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.polling import poll_config
 from ingest.sources_registry import SourceSpec, load_sources
-from ingest.stages import load_staged, plan_to_staging, poll_to_staging
+from ingest.stages import extract_staged, load_staged, plan_to_staging, poll_to_staging
 from transforms.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def configured_sources(settings: Settings) -> list[SourceSpec]:
@@ -46,9 +49,9 @@ def poll_for_run(group_url: str, run_id: str) -> list[str]:
     )
 
 
-def discover_for_run(run_id: str) -> list[str]:
-    """Plan and poll every group in this process: discovery for callers without task mapping."""
-    return [batch for group in plan_for_run(run_id) for batch in poll_for_run(group, run_id)]
+def extract_for_run(batch_url: str) -> str:
+    """Extract and tag one staged batch on TRADEWIRE_WORKERS processes (0: every core)."""
+    return extract_staged(batch_url, Settings().workers)
 
 
 def load_for_run(
@@ -56,7 +59,7 @@ def load_for_run(
 ) -> dict[str, int]:
     """Land one orchestrated run's tagged batches and clean its staging files."""
     settings = Settings()
-    return load_staged(
+    summary = load_staged(
         batches,
         settings.db,
         run_id=run_id,
@@ -64,3 +67,33 @@ def load_for_run(
         trigger=trigger,
         staging_root=settings.staging_root,
     )
+    return summary.to_dict()
+
+
+def refresh_derived_tables() -> dict[str, int]:
+    """Daily counts for the days the latest loads touched."""
+    from transforms.derived import refresh_derived
+
+    return refresh_derived(Settings().db)
+
+
+def refresh_search_index() -> int:
+    """The BM25 index over titles and texts."""
+    from transforms.derived import refresh_search
+
+    return refresh_search(Settings().db)
+
+
+def publish_snapshot() -> str | None:
+    """The read-only copy analysts keep open, unless TRADEWIRE_SNAPSHOT is off."""
+    from transforms.snapshot import publish_snapshot as publish
+
+    settings = Settings()
+    return str(publish(settings.db)) if settings.snapshot else None
+
+
+def retag_stored() -> dict[str, int]:
+    """Re-tag stored articles whose taxonomy version is not the current one."""
+    from transforms.retagging import retag_articles
+
+    return asdict(retag_articles(Settings().db))

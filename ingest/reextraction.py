@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ingest.extraction import extractor_version, hash_bytes, read_source_bytes
 from ingest.folder import document_kind
+from ingest.pipeline import tag_stream
 from ingest.records import SourceItem
 from transforms.database import connect
 from transforms.load import land_batch
@@ -96,17 +97,17 @@ def reextract_articles(
     db_path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE, workers: int = 1, run_id: str
 ) -> ReextractCounts:
     """Re-extract, re-tag and re-land every stale article, one transaction per batch."""
-    from ingest.pipeline import extract_items, tag_articles
-
     version = extractor_version()
     totals = ReextractCounts()
     after: str | None = None
     while batch := read_stale(db_path, version, after, batch_size):
         after = batch[-1].article_id
         usable = [s for s in batch if raw_available(s.item)]
-        articles = extract_items([s.item for s in usable], workers)
-        good = [(s, a) for s, a in zip(usable, articles, strict=True) if a.error is None]
-        tagged = tag_articles([a for _, a in good])
+        done = list(tag_stream([s.item for s in usable], workers))
+        tagged = [t for t in done if t.article.error is None]
+        good = [
+            (s, t.article) for s, t in zip(usable, done, strict=True) if t.article.error is None
+        ]
         with connect(db_path, read_only=False) as con:
             land_batch(con, tagged, run_id)
             moved = [(s.article_id, a.article_id) for s, a in good if s.article_id != a.article_id]

@@ -56,13 +56,6 @@ def tag_articles(articles: Iterable[Article]) -> list[TaggedArticle]:
     ]
 
 
-def extract_chunk(items: Sequence[SourceItem]) -> list[Article]:
-    """Pool task for extraction alone (the DAG tags in a separate task)."""
-    articles = [extract_document(item) for item in items]
-    release_caches(len(items))
-    return articles
-
-
 def process_chunk(items: Sequence[SourceItem], language: bool = True) -> list[TaggedArticle]:
     """Pool task: extract and tag where the page is, so only finished rows return to the parent.
 

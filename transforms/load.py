@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -16,6 +18,15 @@ from transforms.dedup import cluster_articles
 from transforms.heap import trim_heap
 from transforms.live_sources import land_entry_rows, split_feed_duplicates
 from transforms.records import Article, Evidence, TaggedArticle
+from transforms.schema import (
+    ARTICLE_SCHEMA,
+    RECORD_COLUMNS,
+    UPDATABLE_COLUMNS,
+    insert_columns,
+    insert_select,
+)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,38 +56,9 @@ class RunInfo:
     trigger: str = "cli"
 
 
-# Issue 5 columns, written straight from the Article fields of the same name.
-_QUALITY_COLUMNS = (
-    "canonical_url",
-    "canonical_ignored",
-    "published_at_source",
-    "published_at_conflict",
-    "language_declared",
-    "language_conflict",
-    "encoding",
-    "encoding_rule",
-    "is_truncated",
-    "truncation_reason",
-    "raw_location",
-    "extractor_version",
-    "source_item",
-)
-_QUALITY_BOOLS = frozenset({"published_at_conflict", "language_conflict", "is_truncated"})
-# Issue 3 (live sources) columns, also straight from the Article fields of the same name.
-_LIVE_COLUMNS = ("is_summary_only",)
-_ARTICLE_COLUMNS = (
-    "article_id, source, location, url, title, text, author, published_at, language, word_count, "
-    "content_hash, raw_hash, provenance, us_china, us_china_score, us_china_evidence, "
-    "taxonomy_version, discovered_at, first_ingested_at, ingested_at, run_id, "
-    + ", ".join(_QUALITY_COLUMNS + _LIVE_COLUMNS)
-)
-_UPDATABLE = [
-    c.strip()
-    for c in _ARTICLE_COLUMNS.split(",")
-    if c.strip() not in {"article_id", "first_ingested_at"}
-]
-
-
+_INSERT_COLUMNS = insert_columns()
+_INSERT_SELECT = insert_select()
+_SET_CLAUSE = ", ".join(f"{c} = excluded.{c}" for c in UPDATABLE_COLUMNS)
 _EVIDENCE_FIELDS = tuple(f.name for f in fields(Evidence))
 
 
@@ -94,33 +76,6 @@ def _evidence_json(evidence: Sequence[Evidence]) -> str:
 pa.set_memory_pool(pa.system_memory_pool())
 
 _S = pa.string()
-# Explicit, so an empty batch still has typed columns for DuckDB to compare against.
-ARTICLE_SCHEMA = pa.schema(
-    [
-        ("article_id", _S),
-        ("source", _S),
-        ("location", _S),
-        ("url", _S),
-        ("title", _S),
-        ("text", _S),
-        ("author", _S),
-        ("published_at", _S),
-        ("language", _S),
-        ("word_count", pa.int32()),
-        ("content_hash", _S),
-        ("raw_hash", _S),
-        ("provenance", pa.map_(_S, _S)),
-        ("us_china", pa.bool_()),
-        ("us_china_score", pa.float64()),
-        ("us_china_evidence", _S),
-        ("taxonomy_version", _S),
-        ("discovered_at", _S),
-        ("ingested_at", pa.timestamp("us", tz="UTC")),
-        ("run_id", _S),
-        *((c, pa.bool_() if c in _QUALITY_BOOLS else _S) for c in _QUALITY_COLUMNS),
-        *((c, pa.bool_()) for c in _LIVE_COLUMNS),
-    ]
-)
 
 
 def _provenance_array(arts: Sequence[Article]) -> pa.Array:
@@ -141,33 +96,19 @@ def build_article_table(batch: Sequence[TaggedArticle], run_id: str, now: dateti
     """Columnar copy of the batch, so DuckDB ingests it in one scan instead of row by row."""
     arts = [t.article for t in batch]
     tags = [t.tags for t in batch]
-    return pa.Table.from_pydict(
-        {
-            "article_id": [a.article_id for a in arts],
-            "source": [a.source for a in arts],
-            "location": [a.location for a in arts],
-            "url": [a.url for a in arts],
-            "title": [a.title for a in arts],
-            "text": [a.text for a in arts],
-            "author": [a.author for a in arts],
-            "published_at": [a.published_at for a in arts],
-            "language": [a.language for a in arts],
-            "word_count": pa.array([a.word_count for a in arts], pa.int32()),
-            "content_hash": [a.content_hash for a in arts],
-            "raw_hash": [a.raw_hash for a in arts],
-            "provenance": _provenance_array(arts),
-            "us_china": [t.us_china for t in tags],
-            "us_china_score": pa.array([t.us_china_score for t in tags], pa.float64()),
-            "us_china_evidence": [_evidence_json(t.us_china_evidence) for t in tags],
-            "taxonomy_version": [t.taxonomy_version for t in tags],
-            "discovered_at": [a.discovered_at for a in arts],
-            "ingested_at": pa.array([now] * len(arts), pa.timestamp("us", tz="UTC")),
-            "run_id": [run_id] * len(arts),
-            **{c: [getattr(a, c) for a in arts] for c in _QUALITY_COLUMNS},
-            **{c: [getattr(a, c) for a in arts] for c in _LIVE_COLUMNS},
-        },
-        schema=ARTICLE_SCHEMA,
-    )
+    data: dict[str, pa.Array] = {
+        c.name: _provenance_array(arts)
+        if c.name == "provenance"
+        else pa.array([getattr(a, c.name) for a in arts], c.arrow)
+        for c in RECORD_COLUMNS
+    }
+    data["us_china"] = pa.array([t.us_china for t in tags], pa.bool_())
+    data["us_china_score"] = pa.array([t.us_china_score for t in tags], pa.float64())
+    data["us_china_evidence"] = pa.array([_evidence_json(t.us_china_evidence) for t in tags], _S)
+    data["taxonomy_version"] = pa.array([t.taxonomy_version for t in tags], _S)
+    data["ingested_at"] = pa.array([now] * len(arts), pa.timestamp("us", tz="UTC"))
+    data["run_id"] = pa.array([run_id] * len(arts), _S)
+    return pa.Table.from_pydict(data, schema=ARTICLE_SCHEMA)
 
 
 def build_topic_table(batch: Sequence[TaggedArticle]) -> pa.Table:
@@ -229,11 +170,6 @@ def build_error_table(errors: Sequence[Article], run_id: str, now: datetime) -> 
     )
 
 
-_QUALITY_SELECT = ", ".join(
-    "CAST(source_item AS JSON)" if c == "source_item" else c for c in _QUALITY_COLUMNS
-)
-
-
 def build_sighting_table(arts: Sequence[Article], now: datetime) -> pa.Table:
     """Every (article, source, URL) in the batch, duplicates included: each is a sighting."""
     return pa.table(
@@ -289,16 +225,10 @@ def land_batch(
             "OR a.canonical_url IS DISTINCT FROM i.canonical_url "
             "OR a.extractor_version IS DISTINCT FROM i.extractor_version"
         )
-        set_clause = ", ".join(f"{c} = excluded.{c}" for c in _UPDATABLE)
         con.execute(
-            f"INSERT INTO articles ({_ARTICLE_COLUMNS}) "
-            "SELECT article_id, source, location, url, title, text, author, "
-            "CAST(published_at AS TIMESTAMPTZ), language, word_count, content_hash, raw_hash, "
-            "provenance, us_china, us_china_score, CAST(us_china_evidence AS JSON), "
-            "taxonomy_version, CAST(discovered_at AS TIMESTAMPTZ), ingested_at, ingested_at, "
-            f"run_id, {_QUALITY_SELECT}, {', '.join(_LIVE_COLUMNS)} "
+            f"INSERT INTO articles ({_INSERT_COLUMNS}) SELECT {_INSERT_SELECT} "
             "FROM incoming WHERE article_id IN (SELECT article_id FROM changes) "
-            f"ON CONFLICT (article_id) DO UPDATE SET {set_clause}"
+            f"ON CONFLICT (article_id) DO UPDATE SET {_SET_CLAUSE}"
         )
         for table, columns in (
             ("article_topics", "article_id, topic, score, evidence, taxonomy_version"),
@@ -364,12 +294,33 @@ def land_batches(
     total = LoadCounts()
     for batch in batches:
         with connect(db_path, read_only=False, checkpoint_on_close=False) as con:
-            total = total + land_batch(con, batch, run_id)
+            counts = land_batch(con, batch, run_id)
+        total = total + counts
+        logger.info(
+            "landed %d documents: new %d, updated %d, unchanged %d, failed %d",
+            len(batch),
+            counts.new,
+            counts.updated,
+            counts.unchanged,
+            counts.failed,
+        )
+        log_error_classes(batch)
         # Arrow's allocator keeps the batch's freed buffers (~15 MB per 1,000 articles), and
         # glibc the heap DuckDB used for the landing; both go back before the next batch.
         pa.default_memory_pool().release_unused()
         trim_heap()
     return total
+
+
+def log_error_classes(batch: Sequence[TaggedArticle]) -> None:
+    """One warning per error class in a batch, so a failing source shows in the task log."""
+    classes = Counter(
+        (t.article.error or "").split(":", 1)[0].strip() or "unknown"
+        for t in batch
+        if t.article.error is not None
+    )
+    for error_class, count in classes.most_common():
+        logger.warning("%d documents failed extraction: %s", count, error_class)
 
 
 def finish_run(db_path: Path, run: RunInfo, seen: int, counts: LoadCounts) -> None:

@@ -5,10 +5,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+# Field metadata read by transforms/schema.py: `column=False` keeps a field out of the
+# `articles` table (it lands elsewhere, or only in staging); `duckdb` names a column type that
+# the Python type alone does not say (a timestamp or JSON carried as a string).
+_TRANSIENT: dict[str, Any] = {"column": False}
+_TIMESTAMP: dict[str, Any] = {"duckdb": "TIMESTAMPTZ"}
+_JSON: dict[str, Any] = {"duckdb": "JSON"}
+
 
 @dataclass(frozen=True)
 class Article:
-    """An extracted article: text and metadata, each metadata field with where it came from."""
+    """An extracted article: text and metadata, each metadata field with where it came from.
+
+    The one declaration of the record: the `articles` columns, the Arrow schema of a landing,
+    the staging JSON and the JSON the CLI prints are all derived from these fields.
+    """
 
     article_id: str
     source: str
@@ -17,19 +28,22 @@ class Article:
     title: str | None
     text: str
     author: str | None
-    published_at: str | None  # ISO 8601 or None
+    published_at: str | None = field(metadata=_TIMESTAMP)  # ISO 8601 or None
     language: str | None
     word_count: int
     content_hash: str
     raw_hash: str
     provenance: dict[str, str] = field(default_factory=dict)  # field name -> rule that set it
-    discovered_at: str | None = None
-    error: str | None = None  # set when extraction failed; the row lands as an error row
-    # Live sources (issue 3): the feed entry behind the article, and whether only it was usable.
-    feed_entry: dict[str, Any] | None = None
+    discovered_at: str | None = field(default=None, metadata=_TIMESTAMP)
+    # Set when extraction failed; the row lands in ingest_errors instead.
+    error: str | None = field(default=None, metadata=_TRANSIENT)
+    # Live sources: the feed entry behind the article (lands in feed_entries), and whether only
+    # it was usable.
+    feed_entry: dict[str, Any] | None = field(default=None, metadata=_TRANSIENT)
     is_summary_only: bool = False  # text is the feed's summary: the page failed or was skipped
-    page_error: str | None = None  # "<error_class>: <detail>" of why the page was not used
-    # Quality fields (issue 5): defaults keep older staged rows and hand-built records valid.
+    # "<error_class>: <detail>" of why the page was not used (lands in discovered_urls).
+    page_error: str | None = field(default=None, metadata=_TRANSIENT)
+    # Quality fields: defaults keep older staged rows and hand-built records valid.
     canonical_url: str | None = None  # the URL article_id is derived from, canonicalised
     canonical_ignored: str | None = None  # a rel=canonical/og:url on another domain, not used
     published_at_source: str | None = None  # which candidate won, e.g. "jsonld", "url"
@@ -42,8 +56,10 @@ class Article:
     truncation_reason: str | None = None  # ";"-joined signals that set is_truncated
     raw_location: str | None = None  # where the raw bytes can be read again for reextract
     extractor_version: str | None = None  # trafilatura version + hash of our settings
-    minhash: str | None = None  # hex MinHash signature of the text, for near-duplicate clusters
-    source_item: str | None = None  # JSON of the SourceItem, so reextract rebuilds the input
+    # Hex MinHash signature of the text (lands in article_minhash, for near-duplicate clusters).
+    minhash: str | None = field(default=None, metadata=_TRANSIENT)
+    # JSON of the SourceItem, so reextract rebuilds the input.
+    source_item: str | None = field(default=None, metadata=_JSON)
 
 
 @dataclass(frozen=True)
@@ -96,7 +112,7 @@ class TaggedArticle:
 
 
 def to_dict(record: Any) -> dict[str, Any]:
-    """Turn a record into plain JSON-ready data for staging files."""
+    """Turn a record into plain JSON-ready data: staging files and the CLI's JSON output."""
     return asdict(record)
 
 

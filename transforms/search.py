@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from importlib import resources
 from pathlib import Path
 
 import duckdb
+
+from transforms.settings import Settings
 
 FTS_ENV = "TRADEWIRE_FTS_EXTENSION"
 INDEX_SCHEMA = "fts_main_articles"
@@ -77,32 +80,40 @@ class SearchHit:
 
 
 def fts_extension_path() -> Path:
-    """Where the fts extension binary is: $TRADEWIRE_FTS_EXTENSION, else the PyPI package's copy."""
-    override = os.environ.get(FTS_ENV)
-    if override:
-        return Path(override)
+    """The fts binary to install: TRADEWIRE_FTS_EXTENSION, else the duckdb-extension-fts copy."""
+    override = Settings().fts_extension
+    if override is not None:
+        return override
     try:
-        import duckdb_extension_fts
-    except ImportError:
+        package = resources.files("duckdb_extension_fts")
+    except ModuleNotFoundError:
         return Path("duckdb_extension_fts (package not installed)")
-    package = Path(duckdb_extension_fts.__file__).parent
-    return package / "extensions" / f"v{duckdb.__version__}" / "fts.duckdb_extension"
+    return Path(str(package / "extensions" / f"v{duckdb.__version__}" / "fts.duckdb_extension"))
 
 
 def load_fts(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> None:
-    """Load fts from a local file: this machine has no route to DuckDB's extension server."""
-    extension = path or fts_extension_path()
+    """Load fts by name from DuckDB's extension directory, installing it there from a local file.
+
+    This machine has no route to DuckDB's extension server, so the binary comes from the
+    duckdb-extension-fts package (or TRADEWIRE_FTS_EXTENSION) through DuckDB's own INSTALL.
+    """
+    # Never let a query silently try to download an extension and hang on the network.
+    con.execute("SET autoinstall_known_extensions = false")
+    explicit = path or Settings().fts_extension
+    if explicit is None:
+        with contextlib.suppress(duckdb.Error):
+            con.load_extension("fts")  # installed by an earlier call
+            return
+    extension = explicit or fts_extension_path()
     if not extension.is_file():
         raise SearchUnavailableError(
             f"full-text search extension not found at {extension}: install "
             f"duckdb-extension-fts=={duckdb.__version__} (it is in pyproject.toml; run `make setup`)"
             f" or point {FTS_ENV} at fts.duckdb_extension"
         )
-    # Never let a query silently try to download an extension and hang on the network.
-    con.execute("SET autoinstall_known_extensions = false")
-    literal = str(extension).replace("'", "''")  # LOAD takes no parameters; the path is ours
     try:
-        con.execute(f"LOAD '{literal}'")
+        con.install_extension(str(extension), force_install=explicit is not None)
+        con.load_extension("fts")
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         raise SearchUnavailableError(f"cannot load {extension}: {first}") from exc

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     lock_wait_seconds: float = 60.0
     # Publish data/<db>.snapshot.duckdb after loads, for analysts' own tools (DuckDB CLI, BI).
     snapshot: bool = True
+    # The fts extension binary to install, when not the duckdb-extension-fts package's copy.
+    fts_extension: Path | None = None
     batch_size: int = 100
     workers: int = 0  # 0 = one extraction process per core
 

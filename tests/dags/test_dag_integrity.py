@@ -20,6 +20,7 @@ _PROBE = r"""
 import importlib.util, json, sys, sysconfig
 from pathlib import Path
 import airflow.sdk, croniter, pendulum  # noqa: F401  (their import-time probing is not ours)
+sys.path.append(sys.argv[1])  # as Airflow's DAG bundle does: DAG files import their wiring
 
 lib_roots = tuple({sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
                    sysconfig.get_paths()["platlib"], sys.prefix, sys.base_prefix})

@@ -26,11 +26,18 @@ def airflow_db() -> Iterator[None]:
 
 
 @pytest.fixture
-def ingest_dag(monkeypatch: pytest.MonkeyPatch, seed_folder: Path, db_path: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """The DAG object with its settings pointed at a private seeds copy and DuckDB file."""
+def ingest_dag(  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    seed_folder: Path,
+    seed_registry: Path,
+    db_path: Path,
+    tmp_path: Path,
+):
+    """The DAG with its settings pointed at a private seeds copy, registry and DuckDB file."""
     from airflow.dag_processing.dagbag import DagBag
 
     monkeypatch.setenv("TRADEWIRE_SEEDS_DIR", str(seed_folder))
+    monkeypatch.setenv("TRADEWIRE_SOURCES_FILE", str(seed_registry))
     monkeypatch.setenv("TRADEWIRE_DB", str(db_path))
     monkeypatch.setenv("TRADEWIRE_STAGING_ROOT", str(tmp_path / "staging"))
     monkeypatch.setenv("TRADEWIRE_WORKERS", "2")
@@ -114,6 +121,7 @@ from airflow.utils.state import DagRunState
 
 initdb()
 Pool.create_or_update_pool("duckdb_writer", 1, "one DuckDB writer", include_deferred=False)
+sys.path.append(sys.argv[1])  # as Airflow's DAG bundle does: DAG files import their wiring
 dag = DagBag(dag_folder=sys.argv[1]).dags["trade_news_ingest"]
 print("READY", flush=True)
 sys.stdin.readline()  # start both runs at the same moment
@@ -124,7 +132,7 @@ sys.exit(0 if run.state == DagRunState.SUCCESS else 1)
 
 
 def test_two_overlapping_dag_runs_against_one_duckdb_file_both_succeed(
-    seed_folder: Path, db_path: Path, tmp_path: Path
+    seed_folder: Path, seed_registry: Path, db_path: Path, tmp_path: Path
 ) -> None:
     """Two Airflow runs at once (as a scheduled and a manual run would) share one DuckDB file."""
     import subprocess
@@ -142,6 +150,7 @@ def test_two_overlapping_dag_runs_against_one_duckdb_file_both_succeed(
             **os.environ,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path}/{name}-airflow.db",
             "TRADEWIRE_SEEDS_DIR": str(seed_folder),
+            "TRADEWIRE_SOURCES_FILE": str(seed_registry),
             "TRADEWIRE_DB": str(db_path),
             "TRADEWIRE_STAGING_ROOT": str(tmp_path / f"staging-{name}"),
             "TRADEWIRE_BATCH_SIZE": "10",

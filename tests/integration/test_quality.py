@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ingest.extraction import extract_item, hash_bytes, read_source_bytes
-from ingest.pipeline import run_pipeline, tag_articles
+from ingest.pipeline import run_pipeline
+from ingest.workers import tag_articles
 from ingest.records import SourceItem
 from ingest.reextraction import reextract_articles
 from transforms.database import connect
