@@ -34,6 +34,7 @@ from bench.procs import (
 )
 from ingest.pipeline import LAND_SIZE
 
+REPO = Path(__file__).resolve().parents[1]
 # ../shared beside the repository, as on developer machines and CI.
 DEFAULT_CORPUS = (
     Path(__file__).resolve().parents[2]
@@ -245,6 +246,58 @@ def measure_pipeline(
         rss_by_pages=rss_by_pages,
         rss_growth_pct=rss_growth(rss_by_pages, rss_every),
     )
+    return result
+
+
+def airflow_env(tmp: Path, folder: Path, db: Path, workers: int) -> dict[str, str]:
+    """Environment of an Airflow run of our DAGs over `folder`, in a throw-away Airflow home."""
+    registry = tmp / "sources.toml"
+    registry.write_text(
+        f'[[source]]\nname = "bench"\nkind = "folder"\npath = "{folder}"\n', encoding="utf-8"
+    )
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(REPO),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp}/airflow.db",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(tmp / "logs"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "TRADEWIRE_DB": str(db),
+        "TRADEWIRE_SOURCES_FILE": str(registry),
+        "TRADEWIRE_SEEDS_DIR": str(folder),
+        "TRADEWIRE_STAGING_ROOT": str(tmp / "staging"),
+        "TRADEWIRE_WORKERS": str(workers),
+    }
+
+
+def measure_dag_path(tmp: Path, folder: Path, pages: int, workers: int) -> dict[str, Any]:
+    """`airflow dags test trade_news_ingest` (the path `make run` takes) over the same pages.
+
+    The Airflow metadata database is set up first and not timed; the run itself is timed from
+    the command's start, so Airflow's own start-up and per-task costs count, as they do for users.
+    """
+    db = tmp / "dag.duckdb"
+    env = airflow_env(tmp, folder, db, workers)
+    airflow = str(Path(sys.executable).parent / "airflow")
+    for setup in (["db", "migrate"], ["pools", "import", str(REPO / "dags" / "pools.json")]):
+        subprocess.run([airflow, *setup], env=env, check=True, capture_output=True)
+    cmd = [airflow, "dags", "test", "trade_news_ingest"]
+    before = os.times()
+    start = time.perf_counter()
+    log = tmp / "dag-test.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+        with PeakSampler(proc.pid) as sampler:
+            code = proc.wait()
+    wall = time.perf_counter() - start
+    after = os.times()
+    if code != 0:
+        tail = log.read_text(errors="replace").splitlines()[-30:]
+        raise RuntimeError(f"dags test failed ({code}):\n" + "\n".join(tail))
+    cpu = (after.children_user + after.children_system) - (
+        before.children_user + before.children_system
+    )
+    result: dict[str, Any] = _rate(pages, wall, cpu, cores=workers)
+    result.update(rows=count_rows(db), peak_rss_mb=round(sampler.peak / MB, 1))
     return result
 
 
@@ -489,6 +542,8 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
         results["pipeline"] = measure_pipeline(
             view, tmp / "pipeline.duckdb", total, args.batch_size, workers, rss_every
         )
+        progress.say(f"DAG path: airflow dags test over the same {total} pages")
+        results["dag_path"] = measure_dag_path(tmp, view, total, workers)
         shutil.rmtree(view)
 
         progress.say("limit again, after the pipeline, to average out changes in machine load")
@@ -519,6 +574,9 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     pipe = results["pipeline"]
     results["ratio_pipeline_to_all_core_limit"] = round(
         pipe["pages_per_s"] / limit["pages_per_s"], 3
+    )
+    results["ratio_dag_path_to_all_core_limit"] = round(
+        results["dag_path"]["pages_per_s"] / limit["pages_per_s"], 3
     )
     cpu_limit = (limit["before"]["pages_per_cpu_s"] + limit["after"]["pages_per_cpu_s"]) / 2
     results["ratio_pipeline_to_limit_per_cpu_s"] = round(pipe["pages_per_cpu_s"] / cpu_limit, 3)
@@ -564,6 +622,14 @@ def format_report(r: dict[str, Any]) -> str:
             "ratio pipeline / limit",
             f"{r['ratio_pipeline_to_all_core_limit']:.3f}",
             f"per CPU-second: {r['ratio_pipeline_to_limit_per_cpu_s']:.3f}",
+        ),
+        (
+            f"DAG path, `airflow dags test` ({r['dag_path']['pages']:,} pages)",
+            f"{r['dag_path']['pages_per_s']:.1f} pages/s",
+            f"ratio to the limit {r['ratio_dag_path_to_all_core_limit']:.3f} (CLI path "
+            f"{r['ratio_pipeline_to_all_core_limit']:.3f}); {r['dag_path']['seconds']:.0f} s incl. "
+            f"Airflow start-up; {r['dag_path']['rows']['articles']:,} articles; peak RSS "
+            f"{r['dag_path']['peak_rss_mb']:.0f} MB",
         ),
         (
             "per page, alternating in one process",

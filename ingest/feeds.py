@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -13,9 +14,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-from feedparser.sanitizer import _sanitize_html  # pinned feedparser; no public entry point
+import nh3
 
 from ingest.urls import canonicalize_url
+
+logger = logging.getLogger(__name__)
 
 JSON_FEED_VERSION_PREFIX = "https://jsonfeed.org/version/1"
 
@@ -28,6 +31,65 @@ DOCTYPE_RE = re.compile(
 # billion laughs), no parameter entities, no SYSTEM/PUBLIC (no external fetch or file read).
 SAFE_ENTITY_RE = re.compile(rb'<!ENTITY\s+(?P<name>[A-Za-z_][\w.-]*)\s+"(?P<value>[^"&%<]*)"\s*>')
 XML_DECL_ENCODING_RE = re.compile(rb"""^(<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
+# JSON Feed HTML is cleaned to the article part of what feedparser's sanitiser keeps for RSS and
+# Atom, so both paths emit comparable HTML: no form controls, no style attributes, no dead tags.
+ARTICLE_TAGS = frozenset(
+    {
+        *("a", "abbr", "acronym", "address", "area", "article", "aside", "audio", "b", "big"),
+        *("blockquote", "br", "caption", "center", "cite", "code", "col", "colgroup", "dd"),
+        *("del", "details", "dfn", "dir", "div", "dl", "dt", "em", "figcaption", "figure"),
+        *("font", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "i", "img"),
+        *("ins", "kbd", "li", "map", "menu", "meter", "nav", "ol", "p", "pre", "progress", "q"),
+        *("s", "samp", "section", "small", "source", "span", "strike", "strong", "sub", "sup"),
+        *("table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "tt", "u", "ul", "var"),
+        "video",
+    }
+)
+TABLE_CELL_ATTRIBUTES = frozenset(
+    {"abbr", "align", "axis", "colspan", "headers", "rowspan", "scope", "valign", "width"}
+)
+ARTICLE_ATTRIBUTES: dict[str, frozenset[str]] = {
+    "*": frozenset({"dir", "lang", "title"}),
+    "a": frozenset({"href", "hreflang", "name", "rel", "type"}),
+    "area": frozenset({"alt", "coords", "href", "shape"}),
+    "audio": frozenset({"controls", "loop", "preload", "src"}),
+    "blockquote": frozenset({"cite"}),
+    "col": frozenset({"align", "span", "valign", "width"}),
+    "colgroup": frozenset({"align", "span", "valign", "width"}),
+    "del": frozenset({"cite", "datetime"}),
+    "details": frozenset({"open"}),
+    "font": frozenset({"color", "face", "size"}),
+    "hr": frozenset({"align", "noshade", "size", "width"}),
+    "img": frozenset(
+        {"align", "alt", "border", "height", "hspace", "src", "usemap", "vspace", "width"}
+    ),
+    "ins": frozenset({"cite", "datetime"}),
+    "li": frozenset({"value"}),
+    "map": frozenset({"name"}),
+    "meter": frozenset({"high", "low", "max", "min", "optimum", "value"}),
+    "ol": frozenset({"reversed", "start", "type"}),
+    "progress": frozenset({"max", "value"}),
+    "q": frozenset({"cite"}),
+    "source": frozenset({"media", "src", "type"}),
+    "table": frozenset({"align", "border", "cellpadding", "cellspacing", "summary", "width"}),
+    "td": TABLE_CELL_ATTRIBUTES,
+    "th": TABLE_CELL_ATTRIBUTES,
+    "tbody": frozenset({"align", "valign"}),
+    "tfoot": frozenset({"align", "valign"}),
+    "thead": frozenset({"align", "valign"}),
+    "time": frozenset({"datetime"}),
+    "tr": frozenset({"align", "valign"}),
+    "ul": frozenset({"type"}),
+    "video": frozenset({"controls", "height", "loop", "poster", "preload", "src", "width"}),
+}
+# Elements dropped together with their content, not just their tags: code, styling, embeds.
+UNSAFE_CONTENT_TAGS = frozenset(
+    {
+        *("applet", "embed", "iframe", "noembed", "noframes", "noscript", "script", "style"),
+        *("template", "textarea"),
+    }
+)
+LINK_SCHEMES = frozenset({"ftp", "http", "https", "mailto", "news", "nntp", "tel"})
 UTF16_32_BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -44,7 +106,7 @@ class FeedEntry:
     link: str | None
     canonical_link: str | None
     title: str | None
-    summary: str | None  # as the feed gives it: HTML sanitised by feedparser, or JSON Feed text
+    summary: str | None  # HTML sanitised (by feedparser, or nh3 for JSON Feed), or JSON Feed text
     published_at: str | None  # ISO 8601 in UTC
     author: str | None
 
@@ -71,6 +133,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
             return parse_json_feed(body, url)
         return parse_xml_feed(body, url, content_type)
     except Exception as exc:  # a broken feed must not stop the run
+        logger.warning("parsing the feed at %s failed: %s: %s", url, type(exc).__name__, exc)
         return ParsedFeed(None, (), f"{type(exc).__name__}: {exc}", True)
 
 
@@ -183,8 +246,7 @@ def entry_from_json(item: dict[str, Any], base: str, feed_author: str | None) ->
     guid = item.get("id")
     summary = item.get("summary") or item.get("content_text")
     if not summary and isinstance(item.get("content_html"), str):
-        # Same treatment feedparser gives RSS/Atom HTML, so both paths emit sanitised HTML.
-        summary = _sanitize_html(item["content_html"], "utf-8", "text/html")
+        summary = clean_article_html(item["content_html"])
     return FeedEntry(
         guid=clean_text(str(guid))
         if guid is not None and not isinstance(guid, dict | list)
@@ -195,6 +257,18 @@ def entry_from_json(item: dict[str, Any], base: str, feed_author: str | None) ->
         summary=clean_text(summary),
         published_at=iso_to_utc(item.get("date_published") or item.get("date_modified")),
         author=json_authors(item) or feed_author,
+    )
+
+
+def clean_article_html(html: str) -> str:
+    """Sanitise JSON Feed HTML as feedparser does RSS/Atom HTML, so stored summaries are safe."""
+    return nh3.clean(
+        html,
+        tags=set(ARTICLE_TAGS),
+        clean_content_tags=set(UNSAFE_CONTENT_TAGS),
+        attributes={tag: set(names) for tag, names in ARTICLE_ATTRIBUTES.items()},
+        link_rel=None,  # keep the publisher's rel, as feedparser does; we never render these
+        url_schemes=set(LINK_SCHEMES),
     )
 
 

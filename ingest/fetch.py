@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import os
-import random
-import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
-import httpcore
 import httpx
-from protego import Protego
 
-from ingest.guard import AddressGuard, GuardRefused, ResolutionFailed
+from ingest.guard import AddressGuard
+from ingest.politeness import HostGate, PolitenessTimeout, derive_host_key
+from ingest.retries import send_with_retries
+from ingest.robots import (
+    ROBOTS_MAX_BYTES,
+    RobotsCache,
+    RobotsRules,
+    derive_origin,
+    derive_robots_token,
+    interpret_robots_answer,
+)
+from ingest.transport import GuardedTransport, is_guard_refusal
 
-LOG = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-RETRYABLE_ERRORS = frozenset({"timeout", "connection_error"})
-ROBOTS_MAX_BYTES = 512 * 1024  # Google's documented robots.txt limit is 500 KiB
+# Failures that are the web being the web; everything else is worth a WARNING.
+ROUTINE_ERRORS = frozenset({"http_error", "robots_disallowed"})
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class FetchResult:
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class Outcome:
     """What one attempt produced, before it is folded into a FetchResult."""
 
     attempt: FetchAttempt
@@ -98,10 +100,6 @@ class _Outcome:
     body: bytes | None
     error_class: str | None
     error: str | None
-
-
-class PolitenessTimeout(Exception):
-    """Raised when no request slot for a host frees up within the wait limit."""
 
 
 def validators_trustworthy(
@@ -113,163 +111,18 @@ def validators_trustworthy(
     return not (previous_etag == new_etag and previous_hash != new_hash)
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Read Retry-After as delta-seconds or an HTTP-date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
-def backoff_delay(retry: int, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter on top, so retries from many workers spread out."""
-    return float(min(cap, base * (2**retry) + random.uniform(0, base)))
-
-
-def utc_iso(epoch: float | None = None) -> str:
+def format_utc(epoch: float | None = None) -> str:
     """Timestamp attempts in UTC so logs from different hosts line up."""
     moment = datetime.now(UTC) if epoch is None else datetime.fromtimestamp(epoch, UTC)
     return moment.isoformat(timespec="microseconds")
 
 
-def host_key(url: str) -> str:
-    """Name the politeness bucket for a URL: its host, lower-cased and file-name safe."""
-    host = (urlsplit(url).hostname or "unknown").lower()
-    return re.sub(r"[^a-z0-9._-]", "_", host)
-
-
-class HostGate:
-    """Cross-process politeness: a few flock'd slots per host plus a shared last-start time."""
-
-    def __init__(self, state_dir: Path, max_in_flight: int, wait_timeout: float) -> None:
-        self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.max_in_flight = max(1, max_in_flight)
-        self.wait_timeout = wait_timeout
-
-    @contextlib.contextmanager
-    def slot(self, key: str, min_interval: float) -> Iterator[float]:
-        """Hold one in-flight slot for the host, starting no sooner than min_interval after the last start."""
-        handle = self._acquire_slot(key)
-        try:
-            yield self._wait_turn(key, min_interval)
-        finally:
-            handle.close()  # closing drops the flock, also if the process dies
-
-    def _acquire_slot(self, key: str) -> IO[bytes]:
-        """Take any free slot file for the host, polling until the wait limit."""
-        deadline = time.monotonic() + self.wait_timeout
-        while True:
-            for index in range(self.max_in_flight):
-                handle = open(self.state_dir / f"{key}.slot{index}", "a+b")  # noqa: SIM115
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    handle.close()
-                    continue
-                return handle
-            if time.monotonic() > deadline:
-                raise PolitenessTimeout(f"no free request slot for {key}")
-            time.sleep(0.01 + random.uniform(0, 0.02))
-
-    def _wait_turn(self, key: str, min_interval: float) -> float:
-        """Space request starts; the gate lock is held while sleeping so waiters queue behind it."""
-        with open(self.state_dir / f"{key}.gate", "a+b") as gate:
-            fcntl.flock(gate, fcntl.LOCK_EX)
-            gate.seek(0)
-            raw = gate.read().strip()
-            try:
-                last = float(raw) if raw else 0.0
-            except ValueError:
-                last = 0.0
-            now = time.time()
-            if last > now + min_interval:
-                last = 0.0  # wall clock went backwards; do not stall forever
-            wait = last + min_interval - now
-            if wait > 0:
-                time.sleep(wait)
-            started = time.time()
-            gate.seek(0)
-            gate.truncate()
-            gate.write(f"{started:.6f}".encode())
-            gate.flush()
-            os.fsync(gate.fileno())
-            return started
-
-
-class GuardedNetworkBackend(httpcore.NetworkBackend):
-    """Connects only to addresses the guard approved, closing the DNS-rebinding window."""
-
-    def __init__(self, guard: AddressGuard) -> None:
-        self._guard = guard
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        """Resolve once, check the answer, and connect to exactly those addresses."""
-        try:
-            addresses = self._guard.allowed_addresses(host, port)
-        except (GuardRefused, ResolutionFailed) as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                return self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last_error = exc
-        assert last_error is not None
-        raise last_error
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        """Refuse unix sockets: the fetcher only talks to network hosts."""
-        raise httpcore.ConnectError("unix sockets are not allowed")
-
-    def sleep(self, seconds: float) -> None:
-        """Delegate sleeping to the standard backend."""
-        self._inner.sleep(seconds)
-
-
-class GuardedTransport(httpx.HTTPTransport):
-    """An httpx transport whose connection pool dials through the guarded backend."""
-
-    def __init__(self, guard: AddressGuard, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
-        # httpx has no public hook for the network backend; httpx is pinned, so swap the pool.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedNetworkBackend(guard),
-        )
-
-
-@dataclass(frozen=True)
-class _RobotsRules:
-    """A host's robots.txt verdict, cached until expires_at (monotonic)."""
-
-    parser: Protego | None
-    allow_all: bool
-    expires_at: float
+def read_declared_length(headers: dict[str, str]) -> int:
+    """Read Content-Length when present so obviously oversized bodies are never downloaded."""
+    try:
+        return int(headers.get("content-length", "0").split(",")[0].strip() or 0)
+    except ValueError:
+        return 0
 
 
 class Fetcher:
@@ -289,13 +142,12 @@ class Fetcher:
         self.user_agent = (
             user_agent if contact_url in user_agent else f"{user_agent} (+{contact_url})"
         )
-        # robots.txt groups match on the product token alone ("tradewire"), per RFC 9309.
-        self.robots_token = re.split(r"[/\s(]", user_agent.strip(), maxsplit=1)[0] or user_agent
+        self.robots_token = derive_robots_token(user_agent)
         self.guard = AddressGuard(allowed_hosts)
         self.gate = HostGate(
             Path(state_dir), self.policy.max_in_flight, self.policy.slot_wait_timeout
         )
-        self._robots: dict[str, _RobotsRules] = {}
+        self.robots = RobotsCache(self.policy.robots_ttl)
         p = self.policy
         self.client = httpx.Client(
             transport=GuardedTransport(self.guard, httpx.Limits(max_connections=20)),
@@ -330,16 +182,28 @@ class Fetcher:
         """Fetch a URL following redirects by hand; errors come back as error_class, never raised."""
         attempts: list[FetchAttempt] = []
         try:
-            return self._fetch(url, etag, last_modified, attempts)
+            result = self._fetch(url, etag, last_modified, attempts)
         except Exception as exc:  # the contract is "never raises"; keep the evidence instead
-            LOG.exception("unexpected fetch failure for %s", url)
+            logger.exception("unexpected fetch failure for %s", url)
             return self._failure(
                 url, url, "internal_error", f"{type(exc).__name__}: {exc}", attempts
             )
+        if result.error_class is not None:
+            level = logging.INFO if result.error_class in ROUTINE_ERRORS else logging.WARNING
+            logger.log(
+                level,
+                "%s: %s: %s (%d requests)",
+                url,
+                result.error_class,
+                result.error,
+                len(result.attempts),
+            )
+        return result
 
     def _fetch(
         self, url: str, etag: str | None, last_modified: str | None, attempts: list[FetchAttempt]
     ) -> FetchResult:
+        """Walk the redirect chain by hand, so every hop passes the guard and robots.txt again."""
         headers: dict[str, str] = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -395,11 +259,12 @@ class Fetcher:
         self,
         url: str,
         final_url: str,
-        outcome: _Outcome,
+        outcome: Outcome,
         etag: str | None,
         last_modified: str | None,
         attempts: list[FetchAttempt],
     ) -> FetchResult:
+        """Fold a final answer into a result: 304 keeps the caller's validators, 4xx/5xx fail."""
         status = outcome.status
         not_modified = status == 304
         error_class = None
@@ -430,8 +295,9 @@ class Fetcher:
         error_class: str,
         error: str | None,
         attempts: list[FetchAttempt],
-        outcome: _Outcome | None = None,
+        outcome: Outcome | None = None,
     ) -> FetchResult:
+        """Report a failure with every request made so far, so fetch_log shows what happened."""
         return FetchResult(
             url=url,
             final_url=final_url,
@@ -453,43 +319,31 @@ class Fetcher:
         interval: float,
         attempts: list[FetchAttempt],
         max_body: int | None,
-    ) -> _Outcome:
+    ) -> Outcome:
         """Retry transient failures with backoff, honouring Retry-After on 429/503."""
-        p = self.policy
-        retry = 0
-        while True:
+
+        def send(retry: int) -> Outcome:
             outcome = self._attempt(url, headers, retry, interval, max_body)
             attempts.append(outcome.attempt)
-            transient = (
-                outcome.error_class in RETRYABLE_ERRORS or outcome.status in RETRYABLE_STATUSES
-            )
-            if not transient or retry + 1 >= p.max_attempts:
-                return outcome
-            delay = backoff_delay(retry, p.backoff_base, p.backoff_max)
-            if outcome.status in (429, 503):
-                asked = parse_retry_after(outcome.headers.get("retry-after"))
-                if asked is not None:
-                    if asked > p.max_retry_after:
-                        # Waiting less than asked would be rude; report and let the next run retry.
-                        return _Outcome(
-                            outcome.attempt,
-                            outcome.status,
-                            outcome.headers,
-                            None,
-                            None,
-                            None,
-                        )
-                    delay = max(asked, 0.0)
-            time.sleep(delay)
-            retry += 1
+            return outcome
+
+        p = self.policy
+        return send_with_retries(
+            send,
+            url=url,
+            max_attempts=p.max_attempts,
+            backoff_base=p.backoff_base,
+            backoff_max=p.backoff_max,
+            max_retry_after=p.max_retry_after,
+        )
 
     def _attempt(
         self, url: str, headers: dict[str, str], retry: int, interval: float, max_body: int | None
-    ) -> _Outcome:
+    ) -> Outcome:
         """Send one GET and read the body under size, decompression and time caps."""
         p = self.policy
         cap = p.max_bytes if max_body is None else min(max_body, p.max_bytes)
-        started_at = utc_iso()
+        started_at = format_utc()
         t0 = time.monotonic()
         status: int | None = None
         response_headers: dict[str, str] = {}
@@ -498,9 +352,9 @@ class Fetcher:
         error_class: str | None = None
         error: str | None = None
         try:
-            with self.gate.slot(host_key(url), interval) as started:
+            with self.gate.slot(derive_host_key(url), interval) as started:
                 # The logged start is the one the gate spaced, not when we began queueing.
-                started_at = utc_iso(started)
+                started_at = format_utc(started)
                 t0 = time.monotonic()
                 deadline = t0 + p.total_timeout
                 with self.client.stream("GET", url, headers=headers) as response:
@@ -508,7 +362,7 @@ class Fetcher:
                     response_headers = {k: response.headers[k] for k in response.headers}
                     if status in REDIRECT_STATUSES or status == 304:
                         pass  # no body worth reading; closing drops the rest
-                    elif _declared_length(response_headers) > cap:
+                    elif read_declared_length(response_headers) > cap:
                         error_class, error = "too_large", f"Content-Length exceeds {cap} bytes"
                     else:
                         codings = response_headers.get("content-encoding", "").lower().split(",")
@@ -536,10 +390,7 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             error_class, error = "timeout", f"{type(exc).__name__}: {exc}"
         except httpx.ConnectError as exc:
-            refused = isinstance(exc.__cause__, httpcore.ConnectError) and isinstance(
-                exc.__cause__.__cause__, GuardRefused
-            )
-            error_class = "guard_refused" if refused else "connection_error"
+            error_class = "guard_refused" if is_guard_refusal(exc) else "connection_error"
             error = str(exc)
         except httpx.DecodingError as exc:
             error_class, error = "decoding_error", str(exc)
@@ -555,7 +406,7 @@ class Fetcher:
             retry=retry,
             started_at=started_at,
         )
-        return _Outcome(
+        return Outcome(
             attempt,
             status,
             response_headers,
@@ -568,51 +419,27 @@ class Fetcher:
         """Say whether robots.txt lets us fetch the URL, and the crawl delay it asks for."""
         if not self.policy.respect_robots:
             return True, 0.0
-        parts = urlsplit(url)
-        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-        rules = self._robots.get(origin)
-        if rules is None or rules.expires_at < time.monotonic():
-            rules = self._load_robots(origin, attempts)
-            self._robots[origin] = rules
-        if rules.parser is None:
-            return rules.allow_all, 0.0
-        delay = rules.parser.crawl_delay(self.robots_token) or 0.0
-        return rules.parser.can_fetch(url, self.robots_token), min(
-            float(delay), self.policy.max_crawl_delay
+        origin = derive_origin(url)
+        rules = self.robots.lookup(origin) or self.robots.store(
+            origin, self._load_robots(origin, attempts)
         )
+        return rules.judge(url, self.robots_token, self.policy.max_crawl_delay)
 
-    def _load_robots(self, origin: str, attempts: list[FetchAttempt]) -> _RobotsRules:
-        """Fetch robots.txt: 4xx means no rules (allow), 5xx or no answer means stay away for now."""
-        expires = time.monotonic() + self.policy.robots_ttl
+    def _load_robots(self, origin: str, attempts: list[FetchAttempt]) -> RobotsRules:
+        """Fetch robots.txt, following redirects through the guard, and read the final answer."""
+        expires = self.robots.expiry()
         current = f"{origin}/robots.txt"
         for _hop in range(self.policy.max_redirects + 1):
             if not self.guard.check_url(current).allowed:
-                return _RobotsRules(None, False, expires)
+                return RobotsRules(None, False, expires)
             outcome = self._fetch_with_retries(
                 current, {}, self.policy.min_interval, attempts, max_body=ROBOTS_MAX_BYTES
             )
-            status = outcome.status
-            if outcome.error_class == "too_large":
-                return _RobotsRules(None, True, expires)
-            if outcome.error_class is not None or status is None:
-                return _RobotsRules(None, False, expires)
-            if status in REDIRECT_STATUSES and outcome.headers.get("location"):
-                current = urljoin(current, outcome.headers["location"].strip())
+            location = outcome.headers.get("location")
+            if outcome.error_class is None and outcome.status in REDIRECT_STATUSES and location:
+                current = urljoin(current, location.strip())
                 continue
-            if 200 <= status < 300:
-                text = (outcome.body or b"").decode("utf-8", "replace")
-                return _RobotsRules(Protego.parse(text), True, expires)
-            if 400 <= status < 500 and status != 429:
-                return _RobotsRules(None, True, expires)
-            return _RobotsRules(None, False, expires)
-        return _RobotsRules(
-            None, True, expires
-        )  # RFC 9309: give up after 5 hops and treat as absent
-
-
-def _declared_length(headers: dict[str, str]) -> int:
-    """Read Content-Length when present so obviously oversized bodies are never downloaded."""
-    try:
-        return int(headers.get("content-length", "0").split(",")[0].strip() or 0)
-    except ValueError:
-        return 0
+            return interpret_robots_answer(
+                origin, outcome.status, outcome.error_class, outcome.body, expires
+            )
+        return RobotsRules(None, True, expires)  # RFC 9309: give up after 5 hops, treat as absent

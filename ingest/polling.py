@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,8 @@ from transforms.pollrecords import (
     SourceState,
 )
 from transforms.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -386,6 +389,16 @@ class FeedPoller:
         )
         self.states[spec.name] = final
         self.records.sources.append(final)
+        if error:
+            logger.warning(
+                "polled %s: %s (%d failures in a row; next poll %s)",
+                spec.name,
+                error,
+                failures,
+                final.next_due_at,
+            )
+        else:
+            logger.info("polled %s: %s, %d new entries", spec.name, outcome, new)
 
 
 def interval_of(spec: SourceSpec) -> int:

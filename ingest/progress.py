@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from ingest.pipeline import ProgressCallback
+if TYPE_CHECKING:  # the pipeline is imported by the command that runs it, not by the bar
+    from ingest.pipeline import ProgressCallback
 
 
 def on_terminal() -> bool:
@@ -18,7 +20,11 @@ def on_terminal() -> bool:
 def run_progress(
     description: str = "ingest", enabled: bool | None = None
 ) -> Iterator[ProgressCallback | None]:
-    """A callback for run_pipeline that draws a bar on stderr, or None when not on a terminal."""
+    """A callback for run_pipeline that draws a bar on stderr, or None when not on a terminal.
+
+    While the bar is drawn, rich redirects sys.stderr so that other output written there (the
+    log lines of `tradewire -v`, whose handler looks sys.stderr up per record) prints above it.
+    """
     if not (on_terminal() if enabled is None else enabled):
         yield None
         return

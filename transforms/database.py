@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import random
+import logging
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 import duckdb
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from transforms.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_PACKAGE = "transforms.migrations"
 # A migration that builds on tables another migration has not delivered yet names them on a
@@ -28,8 +36,10 @@ class DatabaseBusyError(RuntimeError):
     """Raised when the file lock stayed taken for longer than the configured wait."""
 
 
-def _is_lock_conflict(exc: duckdb.Error) -> bool:
+def _is_lock_conflict(exc: BaseException) -> bool:
     """DuckDB reports another process's lock as an IOException mentioning the lock."""
+    if not isinstance(exc, duckdb.IOException):
+        return False
     message = str(exc)
     return "Could not set lock" in message or "Conflicting lock" in message
 
@@ -45,21 +55,29 @@ def open_connection(
     if not read_only:
         db_path.parent.mkdir(parents=True, exist_ok=True)
     budget = get_settings().lock_wait_seconds if wait_seconds is None else wait_seconds
-    deadline = time.monotonic() + budget
-    delay = 0.02
-    while True:
-        try:
-            return duckdb.connect(str(db_path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if not _is_lock_conflict(exc):
-                raise
-            if time.monotonic() >= deadline:
-                raise DatabaseBusyError(
-                    f"{db_path} stayed locked by another process for {budget:.0f}s; "
-                    "retry later or raise TRADEWIRE_LOCK_WAIT_SECONDS"
-                ) from exc
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.5)
+    waits = Retrying(
+        retry=retry_if_exception(_is_lock_conflict),
+        stop=stop_after_delay(budget),
+        wait=wait_random_exponential(multiplier=0.02, max=0.5),
+        before_sleep=_log_wait,
+        reraise=True,
+    )
+    try:
+        return waits(duckdb.connect, str(db_path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if not _is_lock_conflict(exc):
+            raise
+        raise DatabaseBusyError(
+            f"{db_path} stayed locked by another process for {budget:.0f}s; "
+            "retry later or raise TRADEWIRE_LOCK_WAIT_SECONDS"
+        ) from exc
+
+
+def _log_wait(state: RetryCallState) -> None:
+    """Say once a second or so that this process waits for the lock, and what holds it."""
+    if state.attempt_number == 1 or state.attempt_number % 10 == 0:
+        exc = state.outcome.exception() if state.outcome else None
+        logger.info("waiting for the DuckDB file lock: %s", str(exc).splitlines()[0] if exc else "")
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.feeds import entry_key, neutralize_doctype, parse_feed
+from ingest.feeds import clean_article_html, entry_key, neutralize_doctype, parse_feed
 from ingest.fetch import Fetcher
 from tests.integration.loopback import LocalServer, static
 
@@ -97,6 +97,21 @@ def test_json_feed_html_is_sanitised_and_feed_author_inherited() -> None:
     )
     (entry,) = parse_feed(body, "https://a.example/feed.json", None).entries
     assert entry.summary == "<p>Hi</p>" and entry.author == "Wire Desk"
+
+
+def test_article_html_keeps_structure_and_drops_active_content() -> None:
+    html = (
+        '<p style="color:red" onclick="x()">Tariffs <a href="javascript:alert(1)">bad</a>'
+        ' <a href="/rel" rel="nofollow">rel</a></p><img src="https://e.com/c.png" alt="chart"'
+        ' onerror="x()"><iframe src="https://evil.example/">frame</iframe><form><button>Go'
+        '</button></form><table><tr><td colspan="2">cell</td></tr></table><!-- note -->'
+    )
+    cleaned = clean_article_html(html)
+    assert cleaned == (
+        '<p>Tariffs <a>bad</a> <a href="/rel" rel="nofollow">rel</a></p>'
+        '<img src="https://e.com/c.png" alt="chart">Go'
+        '<table><tbody><tr><td colspan="2">cell</td></tr></tbody></table>'
+    )
 
 
 def test_external_entities_and_dtd_are_never_fetched(server: LocalServer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import socket
 import subprocess
 import sys
@@ -17,15 +18,14 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import httpx
 import pytest
+import tenacity
 
-from ingest.fetch import (
-    FetchAttempt,
-    Fetcher,
-    backoff_delay,
-    parse_retry_after,
-    validators_trustworthy,
-)
+from ingest.fetch import FetchAttempt, Fetcher, validators_trustworthy
+from ingest.guard import AddressGuard
+from ingest.retries import backoff_wait, parse_retry_after
+from ingest.transport import GuardedTransport, is_guard_refusal
 from tests.integration.loopback import TEST_POLICY, LocalServer, send, static
 
 pytestmark = pytest.mark.timeout(30)
@@ -51,6 +51,13 @@ def starts(server: LocalServer, prefix: str) -> list[float]:
 
 def gaps(times: list[float]) -> list[float]:
     return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+def backoff_after(retry: int, base: float, cap: float) -> float:
+    """The wait before retry number `retry + 1`, as the fetcher's tenacity policy computes it."""
+    state = tenacity.RetryCallState(tenacity.Retrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = retry + 1
+    return backoff_wait(base, cap)(state)
 
 
 def test_200_then_304_cycles_with_etag(server: LocalServer, make_fetcher: MakeFetcher) -> None:
@@ -157,25 +164,123 @@ def test_parse_retry_after_and_backoff() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 30) == 30.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 + 30) == 0.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
-    assert all(0.5 <= backoff_delay(0, 0.5, 10) <= 1.0 for _ in range(50))
-    assert backoff_delay(10, 0.5, 10) == 10
+    assert all(0.5 <= backoff_after(0, 0.5, 10) <= 1.0 for _ in range(50))
+    assert all(2.0 <= backoff_after(2, 0.5, 10) <= 2.5 for _ in range(50))
+    assert backoff_after(10, 0.5, 10) == 10
 
 
-def test_500_then_success(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+def test_500_then_success(
+    server: LocalServer, make_fetcher: MakeFetcher, caplog: pytest.LogCaptureFixture
+) -> None:
     answers = iter([500, 502, 200])
     server.routes["/flaky"] = lambda h: send(
         h, (s := next(answers)), b"fine" if s == 200 else b"oops"
     )
-    result = make_fetcher().fetch(server.url("/flaky"))
+    with caplog.at_level(logging.INFO, logger="ingest"):
+        result = make_fetcher().fetch(server.url("/flaky"))
     assert result.ok and result.body == b"fine"
     assert [a.status for a in result.attempts if a.url.endswith("/flaky")] == [500, 502, 200]
+    retries = [r.getMessage() for r in caplog.records if r.name == "ingest.retries"]
+    assert len(retries) == 2 and "HTTP 500" in retries[0] and "HTTP 502" in retries[1]
+    assert all(r.levelno < logging.WARNING for r in caplog.records)  # a recovered fetch is quiet
 
 
-def test_persistent_500_is_http_error(server: LocalServer, make_fetcher: MakeFetcher) -> None:
+def test_persistent_500_is_http_error(
+    server: LocalServer, make_fetcher: MakeFetcher, caplog: pytest.LogCaptureFixture
+) -> None:
     server.routes["/down"] = static(b"down", 500)
-    result = make_fetcher().fetch(server.url("/down"))
+    with caplog.at_level(logging.INFO, logger="ingest"):
+        result = make_fetcher().fetch(server.url("/down"))
     assert result.error_class == "http_error" and result.status == 500 and result.body is None
     assert len(server.hits_for("/down")) == TEST_POLICY.max_attempts
+    final = [r.getMessage() for r in caplog.records if r.name == "ingest.fetch"]
+    assert len(final) == 1 and "http_error" in final[0]  # one line for the failure itself
+
+
+def test_retries_stop_at_non_transient_status(
+    server: LocalServer, make_fetcher: MakeFetcher
+) -> None:
+    server.routes["/gone"] = static(b"gone", 404)
+    result = make_fetcher().fetch(server.url("/gone"))
+    assert result.error_class == "http_error" and result.status == 404
+    assert len(server.hits_for("/gone")) == 1
+
+
+def test_connection_refused_is_retried_then_reported(make_fetcher: MakeFetcher) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound but not listening: connections are refused
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/x"
+        result = make_fetcher(replace(TEST_POLICY, respect_robots=False)).fetch(url)
+    assert result.error_class == "connection_error" and result.status is None
+    assert [a.retry for a in result.attempts] == list(range(TEST_POLICY.max_attempts))
+
+
+def test_garbage_response_is_a_connection_error(
+    server: LocalServer, make_fetcher: MakeFetcher
+) -> None:
+    def garbage(h: BaseHTTPRequestHandler) -> None:
+        h.wfile.write(b"THIS IS NOT HTTP\r\n\r\n")
+        h.wfile.flush()
+        h.close_connection = True
+
+    server.routes["/garbage"] = garbage
+    result = make_fetcher(replace(TEST_POLICY, max_attempts=1)).fetch(server.url("/garbage"))
+    assert result.error_class == "connection_error"
+    assert "RemoteProtocolError" in (result.error or "")
+
+
+def test_guarded_transport_streams_a_real_response(server: LocalServer) -> None:
+    release = threading.Event()
+
+    def dribble(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("X-Probe", "yes")
+        h.end_headers()  # no Content-Length: the body runs until the server closes
+        h.wfile.write(b"first ")
+        h.wfile.flush()
+        release.wait(timeout=5)  # the rest waits until the client has read the first part
+        h.wfile.write(b"second")
+
+    server.routes["/dribble"] = dribble
+    transport = GuardedTransport(AddressGuard({"127.0.0.1"}), httpx.Limits(max_connections=2))
+    with (
+        httpx.Client(transport=transport, trust_env=False) as client,
+        client.stream("GET", server.url("/dribble"), headers={"X-Asked": "1"}) as response,
+    ):
+        assert response.status_code == 200 and response.headers["x-probe"] == "yes"
+        assert response.http_version == "HTTP/1.0"  # httpcore's extensions come through
+        chunks = response.iter_raw()
+        assert next(chunks) == b"first "  # streamed: the server is still holding the rest
+        release.set()
+        assert b"".join(chunks) == b"second"
+    assert server.hits_for("/dribble")[0].headers["X-Asked"] == "1"
+
+
+def test_guarded_transport_maps_timeouts_and_refusals(server: LocalServer) -> None:
+    release = threading.Event()
+    server.routes["/hang"] = lambda h: (release.wait(timeout=5), send(h, 200, b"late"))
+    rebinding = AddressGuard(resolver=lambda host, port: ["127.0.0.1"])  # not on an allow-list
+    timeout = httpx.Timeout(0.3)
+    allowed = GuardedTransport(AddressGuard({"127.0.0.1"}), httpx.Limits())
+    try:
+        with (
+            httpx.Client(transport=allowed, timeout=timeout, trust_env=False) as client,
+            pytest.raises(httpx.ReadTimeout),
+        ):
+            client.get(server.url("/hang"))
+        with (
+            httpx.Client(
+                transport=GuardedTransport(rebinding, httpx.Limits()),
+                timeout=timeout,
+                trust_env=False,
+            ) as client,
+            pytest.raises(httpx.ConnectError) as refused,
+        ):
+            client.get(f"http://rebind.example:{server.port}/x")
+    finally:
+        release.set()
+    assert is_guard_refusal(refused.value) and "forbidden" in str(refused.value)
+    assert server.hits_for("/x") == []  # the refusal came before any connection
 
 
 def test_read_timeout(server: LocalServer, make_fetcher: MakeFetcher) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpcore
 import pytest
 
-from ingest.fetch import GuardedNetworkBackend
 from ingest.guard import AddressGuard, Resolver, is_forbidden_address
+from ingest.transport import GuardedNetworkBackend
 
 
 def fixed_resolver(answers: dict[str, list[str]]) -> Resolver:
