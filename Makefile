@@ -13,11 +13,12 @@ BIN := $(VENV)/bin
 AIRFLOW := $(BIN)/airflow
 STAMP := .airflow/.setup-done
 
-.PHONY: help setup run test lint bench airflow clean
+.PHONY: help setup run test test-fast lint bench airflow clean
 
 help:
 	@echo "make run      set up, then run the ingest DAG once over seeds/ into data/tradewire.duckdb"
 	@echo "make test     set up, then run the test suite"
+	@echo "make test-fast  unit and DAG integrity tests only (no integration tests), under a minute"
 	@echo "make lint     ruff (with Airflow AIR rules) and mypy"
 	@echo "make bench    throughput benchmarks (bench/)"
 	@echo "make airflow  scheduler, DAG processor, triggerer and UI on http://127.0.0.1:8080"
@@ -34,10 +35,10 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	@touch $@
 
-$(STAMP): $(VENV)/.synced airflow.cfg
+$(STAMP): $(VENV)/.synced airflow.cfg dags/pools.json
 	$(BIN)/python -m ingest.airflow_home
 	$(AIRFLOW) db migrate > .airflow/db-migrate.log 2>&1 || { cat .airflow/db-migrate.log; exit 1; }
-	$(AIRFLOW) pools set duckdb_writer 1 "One writer at a time: DuckDB allows one writing process per file" > /dev/null
+	$(AIRFLOW) pools import dags/pools.json > /dev/null
 	@touch $@
 
 setup: $(STAMP)
@@ -54,6 +55,11 @@ run: setup
 test: $(VENV)/.synced
 	$(BIN)/python -m ingest.airflow_home
 	$(BIN)/pytest -q
+
+# Everything under tests/integration/ is marked `integration` by tests/conftest.py.
+test-fast: $(VENV)/.synced
+	$(BIN)/python -m ingest.airflow_home
+	$(BIN)/pytest -q -m "not integration" tests/unit tests/dags
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .

@@ -8,8 +8,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.integration.analyst_db import add_assumed_tables, build_analyst_db, copy_db
-from transforms.database import connect, list_migrations, missing_requirements
+from tests.integration.analyst_db import (
+    ANALYST_FIXTURES,
+    add_assumed_tables,
+    build_analyst_db,
+    copy_db,
+)
+from transforms.database import connect, list_migrations, migrate, missing_requirements
 
 pytestmark = pytest.mark.integration
 
@@ -79,32 +84,41 @@ def test_entity_mentions_adds_up(reader: duckdb.DuckDBPyConnection) -> None:
 def test_sources_views_wait_for_their_tables(built_db: Path, tmp_path: Path) -> None:
     db = copy_db(built_db, tmp_path / "views.duckdb")
     sql = dict(list_migrations())["0007_analyst_sources"]
+    applied_0007 = "SELECT count(*) FROM schema_migrations WHERE name = '0007_analyst_sources'"
+    views = (
+        "SELECT view_name FROM duckdb_views() "
+        "WHERE view_name IN ('source_health', 'duplicate_clusters') ORDER BY 1"
+    )
+    health_sql = (
+        "SELECT source, articles, new_articles_7d, fetch_failures_7d, "
+        "last_success_at IS NOT NULL FROM source_health"
+    )
     with connect(db, read_only=False) as con:
-        applied = {r[0] for r in con.execute("SELECT name FROM schema_migrations").fetchall()}
-        if missing_requirements(con, sql):
-            assert "0007_analyst_sources" not in applied
-            assert not con.execute(
-                "SELECT 1 FROM duckdb_views() WHERE view_name = 'source_health'"
-            ).fetchall()
-        created = add_assumed_tables(con)
+        # Every table 0007 builds on exists, so the first landing applied it.
         assert missing_requirements(con, sql) == []
-        assert one(
-            con, "SELECT count(*) FROM schema_migrations WHERE name = '0007_analyst_sources'"
-        )
-        health = {
-            r[0]: r[1:]
-            for r in con.execute(
-                "SELECT source, articles, new_articles_7d, fetch_failures_7d, "
-                "last_success_at IS NOT NULL FROM source_health"
-            ).fetchall()
-        }
-        assert sum(v[0] for v in health.values()) == 12
-        assert all(v[3] for v in health.values())  # every source has a last success
-        if "example-wire" in health:  # the stand-in fetch_log: one good fetch, one 503
-            assert health["example-wire"][:3] == (0, 0, 1)
-        clusters = con.execute("SELECT cluster_id, articles FROM duplicate_clusters").fetchall()
-        if "articles.cluster_id" in created:  # the stand-in: the two gallium stories
-            assert clusters == [("gallium", 2)]
+        assert one(con, applied_0007) == 1
+        health = con.execute(health_sql).fetchall()
+        # One folder source, all 12 articles new this week, nothing fetched, so no failure.
+        assert health == [(str(ANALYST_FIXTURES), 12, 12, 0, True)]
+        # No two analyst fixtures are copies of one story.
+        assert con.execute("SELECT * FROM duplicate_clusters").fetchall() == []
+
+        # A database where one of those tables is missing (the issue adding it not landed yet):
+        con.execute("DROP VIEW source_health")
+        con.execute("DROP VIEW duplicate_clusters")
+        con.execute("DROP TABLE article_sightings")
+        con.execute("DELETE FROM schema_migrations WHERE name = '0007_analyst_sources'")
+        assert missing_requirements(con, sql) == ["article_sightings.article_id"]
+        assert "0007_analyst_sources" not in migrate(con)  # it waits, unrecorded
+        assert one(con, applied_0007) == 0
+        assert con.execute(views).fetchall() == []
+
+        # The table arrives: the next migrate applies 0007, and its views answer as before.
+        assert add_assumed_tables(con) == ["article_sightings"]
+        assert missing_requirements(con, sql) == []
+        assert one(con, applied_0007) == 1
+        assert con.execute(views).fetchall() == [("duplicate_clusters",), ("source_health",)]
+        assert con.execute(health_sql).fetchall() == health
 
 
 def test_requires_line_lists_what_is_missing() -> None:

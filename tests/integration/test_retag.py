@@ -60,6 +60,17 @@ def stored_tags(db_path: Path) -> dict[str, tuple[str, tuple[tuple[str, float, s
     }
 
 
+def soy_entities(db_path: Path, title: str) -> int:
+    """Entity mentions stored for the article with this title."""
+    with connect(db_path, read_only=True) as con:
+        row = con.execute(
+            "SELECT count(*) FROM article_entities e JOIN articles a USING (article_id) "
+            "WHERE a.title = ?",
+            [title],
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 @pytest.fixture
 def new_tagger(tmp_path: Path) -> Tagger:
     tagger = load_tagger(taxonomy_path=changed_taxonomy(tmp_path))
@@ -72,6 +83,8 @@ def test_retag_rewrites_only_stale_articles(tmp_path: Path, new_tagger: Tagger) 
     before = stored_tags(db_path)
     assert len(before) == 3
     soy = "China books record purchases of U.S. soybeans"
+    entities_before = soy_entities(db_path, soy)
+    assert entities_before > 0
     rare = "China curbs rare earth exports"
     steel = "U.S. raises tariffs on Chinese steel"
     assert [t[0] for t in before[soy][1]] == ["agriculture"]
@@ -91,13 +104,8 @@ def test_retag_rewrites_only_stale_articles(tmp_path: Path, new_tagger: Tagger) 
     for title in (soy, steel):
         assert after[title][0] == new_tagger.version
         assert all(row_version == new_tagger.version for _, _, row_version in after[title][1])
-    with connect(db_path, read_only=True) as con:
-        entities = con.execute(
-            "SELECT count(*) FROM article_entities e JOIN articles a USING (article_id) "
-            "WHERE a.title = ?",
-            [soy],
-        ).fetchone()
-    assert entities and entities[0] > 0  # entities were rewritten, not dropped
+    # The new taxonomy changes topics only: its entities were rewritten, none dropped.
+    assert soy_entities(db_path, soy) == entities_before
 
     again = retag_articles(db_path, tagger=new_tagger)
     assert again == RetagCounts(checked=3, retagged=0, changed=0)
@@ -143,6 +151,12 @@ def test_cli_eval_tags_prints_the_report(
         encoding="utf-8",
     )
     assert main(["eval-tags", str(labeled)]) == 0
-    out = capsys.readouterr().out
-    assert "articles: 1" in out
-    assert "tariffs" in out and "us_china" in out
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in capsys.readouterr().out.splitlines()
+        if line.strip()
+    }
+    assert rows["articles:"][0] == "1"
+    # prec, recall, F1, support, predicted: the one tariffs label found, and rightly not US-China.
+    assert rows["tariffs"] == ["1.000", "1.000", "1.000", "1", "1"]
+    assert rows["us_china"] == ["0.000", "0.000", "0.000", "0", "0"]

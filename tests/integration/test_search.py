@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from transforms.search import (
 )
 
 pytestmark = pytest.mark.integration
+# A word of the query "rare earth export", as the stemmer may mark it.
+QUERY_WORD = re.compile(r"\b(rare|earth|export)", re.I)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,9 @@ def test_rare_earth_story_ranks_first(db: Path, capsys: pytest.CaptureFixture[st
     assert hits[0]["title"] == RARE_EARTH_TITLE
     scores = [float(h["score"]) for h in hits]  # type: ignore[arg-type]
     assert scores == sorted(scores, reverse=True) and scores[0] > scores[1]
-    assert all("[" in str(h["snippet"]) for h in hits)  # each hit shows why it matched
+    for hit in hits:  # each hit shows why it matched: a query word marked in its snippet
+        marked = re.findall(r"\[([^\]]+)\]", str(hit["snippet"]))
+        assert marked and all(QUERY_WORD.search(m) for m in marked), hit["snippet"]
     assert "[rare earth export]" in str(hits[0]["snippet"])
 
 
