@@ -18,16 +18,28 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from ingest.extraction import add_language
-from ingest.folder import document_kind, scan_folder
+from ingest.folder import FolderScan, document_kind, scan_folder
+from ingest.localfiles import DEFAULT_MAX_DOCUMENT_BYTES
 from ingest.pool import MIN_POOL_ITEMS, START_METHOD, batched, map_in_pool, worker_count
 from ingest.records import SourceItem
+from ingest.staging import keep_pending, pending_batches, read_pending, remove_pending
 from ingest.workers import process_chunk, warm_worker
-from transforms.database import DatabaseMissingError, connect
+from transforms.database import DatabaseBusyError, DatabaseMissingError, connect
 from transforms.live_sources import record_poll
-from transforms.load import LoadCounts, RunInfo, finish_run, land_batches
+from transforms.load import (
+    FAILED,
+    INTERRUPTED,
+    LoadCounts,
+    RunInfo,
+    end_run,
+    finish_run,
+    land_group,
+)
 from transforms.pollrecords import PollRecords
-from transforms.records import TaggedArticle
+from transforms.records import TaggedArticle, tagged_article_from_dict
 
 if TYPE_CHECKING:
     from ingest.polling import FeedPoller, PollConfig
@@ -52,13 +64,23 @@ class RunSummary:
     run_id: str
     seen: int
     counts: LoadCounts
+    # (source, "<error_class>: <detail>") for every source that failed as a whole: a feed
+    # that could not be fetched or parsed, a folder that could not be read or held no documents.
+    failed_sources: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         c = self.counts
-        return (
+        line = (
             f"run {self.run_id}: seen {self.seen}, new {c.new}, updated {c.updated}, "
             f"unchanged {c.unchanged}, failed {c.failed}"
         )
+        if self.failed_sources:
+            line += f"; {len(self.failed_sources)} of the sources failed"
+        return line
+
+    def problems(self) -> list[str]:
+        """One line per failed source, saying why."""
+        return [f"source {name} failed: {error}" for name, error in self.failed_sources]
 
     def to_dict(self) -> dict[str, int]:
         """The run's counts as the DAG's load task returns them (XCom: numbers only)."""
@@ -69,6 +91,7 @@ class RunSummary:
             "updated": c.updated,
             "unchanged": c.unchanged,
             "failed": c.failed,
+            "failed_sources": len(self.failed_sources),
         }
 
 
@@ -110,7 +133,8 @@ def load_known_hashes(db_path: Path) -> dict[str, str]:
                 "SELECT location, raw_hash FROM articles "
                 "UNION ALL SELECT location, raw_hash FROM ingest_errors WHERE raw_hash IS NOT NULL"
             ).fetchall()
-    except DatabaseMissingError:
+    except (DatabaseMissingError, duckdb.CatalogException):
+        # No file yet, or a first run was killed before its migrations: nothing has landed.
         return {}
     return {str(location): str(raw_hash) for location, raw_hash in rows}
 
@@ -126,11 +150,15 @@ class Discovery:
     # New feed entries (ingest/polling.py), after the folders: always fresh, never re-hashed.
     feeds: FeedPoller | None = None
     fresh_by_folder: dict[str, int] = field(default_factory=dict)
+    max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES  # the document limit, for hashing known files
+    scans: dict[str, FolderScan] = field(default_factory=dict)  # what each folder held
 
     def __iter__(self) -> Iterator[SourceItem]:
         for source in self.sources:
-            self.fresh_by_folder.setdefault(str(Path(source).resolve()), 0)
-            for item in scan_folder(Path(source), self.known):
+            root = str(Path(source).resolve())
+            self.fresh_by_folder.setdefault(root, 0)
+            scan = self.scans.setdefault(root, FolderScan(root))
+            for item in scan_folder(Path(source), self.known, self.max_bytes, scan):
                 self.seen += 1
                 if not item.raw_hash or self.known.get(item.location) != item.raw_hash:
                     self.fresh += 1
@@ -154,7 +182,10 @@ class Discovery:
         records = PollRecords()
         if self.feeds is not None:
             records.extend(self.feeds.records)
-        records.sources.extend(folder_state(f, n) for f, n in self.fresh_by_folder.items())
+        records.sources.extend(
+            folder_state(f, n, self.scans[f].failure() if f in self.scans else None)
+            for f, n in self.fresh_by_folder.items()
+        )
         return Tally(self.seen + duplicates, self.unchanged + duplicates, records)
 
 
@@ -164,6 +195,7 @@ def open_discovery(
     feeds: Sequence[SourceSpec],
     db_path: Path,
     poll: PollConfig | None,
+    max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
 ) -> Iterator[Discovery]:
     """Stage 1: folders hashed and feeds polled (now, whether due or not) as items are asked for."""
     from ingest.polling import FeedPoller
@@ -171,7 +203,7 @@ def open_discovery(
     if feeds and poll is None:
         raise ValueError("feed sources need a PollConfig")
     with FeedPoller(feeds, db_path, poll) as poller:
-        yield Discovery(folders, load_known_hashes(db_path), feeds=poller)
+        yield Discovery(folders, load_known_hashes(db_path), feeds=poller, max_bytes=max_bytes)
 
 
 def count_documents(sources: Sequence[str]) -> int:
@@ -185,20 +217,24 @@ def count_documents(sources: Sequence[str]) -> int:
 
 
 def tag_stream(
-    items: Iterable[SourceItem], workers: int, start_method: str = START_METHOD
+    items: Iterable[SourceItem],
+    workers: int,
+    start_method: str = START_METHOD,
+    max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
 ) -> Iterator[TaggedArticle]:
     """Stage 2: extract and tag on `workers` processes, in input order, reading items lazily.
 
     Languages are detected here, in the one process that also lands: py3langid's model is the
     largest thing an extraction process would hold (73 MB), so the pool's workers skip it.
+    Documents over `max_bytes` (TRADEWIRE_MAX_DOCUMENT_BYTES) become error rows unread.
     """
     stream = iter(items)
     head = list(islice(stream, MIN_POOL_ITEMS))
     if workers <= 1 or len(head) < MIN_POOL_ITEMS:
         for piece in batched(chain(head, stream), MIN_POOL_ITEMS):
-            yield from process_chunk(piece)
+            yield from process_chunk(piece, max_bytes=max_bytes)
         return
-    extract = partial(process_chunk, language=False)
+    extract = partial(process_chunk, language=False, max_bytes=max_bytes)
     lean = partial(warm_worker, language=False)
     pooled = map_in_pool(
         extract, chain(head, stream), workers, initializer=lean, start_method=start_method
@@ -210,11 +246,70 @@ def tag_stream(
 def land(
     db_path: Path,
     batches: Iterable[Sequence[TaggedArticle]],
-    run_id: str,
+    run: RunInfo,
     land_size: int = LAND_SIZE,
+    keep_root: str | None = None,
+    keep_rest: bool = False,
 ) -> LoadCounts:
-    """Stage 3: land batches in transactions of at least `land_size` articles each."""
-    return land_batches(db_path, group_batches(batches, land_size), run_id)
+    """Stage 3: land batches in transactions of at least `land_size` articles each.
+
+    Each landing also adds its counts to the run's ingest_runs row (in its transaction). When
+    the file stays locked past TRADEWIRE_LOCK_WAIT_SECONDS, the articles of that landing (and
+    with `keep_rest` every batch still to come: staged ones cost nothing to read) are kept
+    under `keep_root` (the staging root), and the next run lands them before anything else.
+    """
+    total = LoadCounts()
+    groups = group_batches(batches, land_size)
+    for group in groups:
+        try:
+            total = total + land_group(db_path, group, run)
+        except DatabaseBusyError as exc:
+            if keep_root is None:
+                raise
+            kept = [keep_pending(keep_root, run, group)]
+            count = len(group)
+            for rest in groups if keep_rest else ():
+                kept.append(keep_pending(keep_root, run, rest))
+                count += len(rest)
+            raise DatabaseBusyError(
+                f"{exc}. The {count} extracted articles not landed are kept in "
+                f"{', '.join(kept)}; the next run lands them without extracting them again"
+            ) from exc
+    return total
+
+
+def land_pending(db_path: Path, keep_root: str) -> LoadCounts:
+    """Land what earlier runs extracted but could not land (the file was locked), each under
+    the run that extracted it, then drop the kept files. A still-locked file raises as usual."""
+    total = LoadCounts()
+    for url in pending_batches(keep_root):
+        kept = read_pending(url)
+        if kept is None:
+            continue
+        run_row, rows = kept
+        run = RunInfo(
+            str(run_row["run_id"]),
+            datetime.fromisoformat(str(run_row["started_at"])),
+            str(run_row.get("trigger") or "cli"),
+        )
+        counts = land_group(db_path, [tagged_article_from_dict(r) for r in rows], run)
+        remove_pending(url)
+        logger.warning(
+            "landed %d articles kept by run %s when the database was locked",
+            counts.new + counts.updated + counts.unchanged + counts.failed,
+            run.run_id,
+        )
+        total = total + counts
+    return total
+
+
+def failed_sources(tally: Tally) -> tuple[tuple[str, str], ...]:
+    """(name, error) of every source whose poll or scan failed in this run."""
+    return tuple(
+        (state.name, state.last_error or "failed")
+        for state in tally.records.sources
+        if state.last_status == "failed"
+    )
 
 
 def finish_pipeline(db_path: Path, run: RunInfo, tally: Tally, counts: LoadCounts) -> RunSummary:
@@ -226,10 +321,32 @@ def finish_pipeline(db_path: Path, run: RunInfo, tally: Tally, counts: LoadCount
     record_poll(db_path, tally.records, run.run_id)
     # Documents skipped at discovery are unchanged too; the load only counts what it compared.
     counts = counts + LoadCounts(unchanged=tally.unchanged)
-    finish_run(db_path, run, tally.seen, counts)
-    summary = RunSummary(run_id=run.run_id, seen=tally.seen, counts=counts)
+    failures = failed_sources(tally)
+    finish_run(db_path, run, tally.seen, counts, len(failures))
+    summary = RunSummary(run_id=run.run_id, seen=tally.seen, counts=counts, failed_sources=failures)
     logger.info("%s", summary.describe())
+    for problem in summary.problems():
+        logger.warning("%s", problem)
     return summary
+
+
+@contextmanager
+def run_guard(db_path: Path, run: RunInfo) -> Iterator[None]:
+    """Mark the run's row failed (or interrupted, on Ctrl-C) when the run dies of an exception.
+
+    Only a row its landings wrote is touched, and only briefly: if the database is what failed,
+    the next run marks the row interrupted instead (its process is gone).
+    """
+    try:
+        yield
+    except BaseException as exc:
+        status = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else FAILED
+        if not isinstance(exc, DatabaseBusyError):
+            try:
+                end_run(db_path, run.run_id, status)
+            except Exception as inner:  # the original error is the one to report
+                logger.debug("could not mark run %s %s: %s", run.run_id, status, inner)
+        raise
 
 
 def report_progress(
@@ -268,15 +385,24 @@ def run_pipeline(
     land_size: int = LAND_SIZE,
     feeds: Sequence[SourceSpec] = (),
     poll: PollConfig | None = None,
+    max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+    keep_root: str | None = None,
 ) -> RunSummary:
     """One full pass without Airflow: the four stages streamed in this process and its pool.
 
     Workers extract and tag while this process lands `land_size` articles per transaction,
-    opening the database (and so taking its write lock) only for each landing.
+    opening the database (and so taking its write lock) only for each landing. With
+    `keep_root` (the staging root), articles a locked file kept from landing are kept there
+    and landed first by the next run.
     """
     run = RunInfo(run_id=run_id or new_run_id(), started_at=datetime.now(UTC), trigger="cli")
-    with open_discovery(sources, feeds, db_path, poll) as discovery:
-        tagged = tag_stream(discovery, worker_count(workers))
+    if keep_root is not None:
+        land_pending(db_path, keep_root)
+    with (
+        run_guard(db_path, run),
+        open_discovery(sources, feeds, db_path, poll, max_document_bytes) as discovery,
+    ):
+        tagged = tag_stream(discovery, worker_count(workers), max_bytes=max_document_bytes)
         batches: Iterable[list[TaggedArticle]] = batched(tagged, batch_size)
         if progress is not None:
             report = progress
@@ -285,5 +411,5 @@ def run_pipeline(
                 count_documents(sources),
                 lambda done, total: report(done + discovery.unchanged, total),
             )
-        counts = land(db_path, batches, run.run_id, land_size)
-    return finish_pipeline(db_path, run, discovery.tally(), counts)
+        counts = land(db_path, batches, run, land_size, keep_root)
+        return finish_pipeline(db_path, run, discovery.tally(), counts)

@@ -332,12 +332,6 @@ def test_load_killed_mid_run_then_rerun_leaves_exactly_the_expected_rows(
     assert "seen 120, new 0, updated 0" in rerun.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest/pipeline.py load_known_hashes queries `articles` on a file whose first run "
-    "was killed between two migrations (the table does not exist yet): CatalogException on "
-    "every later run until the file is deleted",
-)
 def test_first_run_killed_while_migrating_then_rerun_lands_everything(
     tmp_path: Path, db_path: Path
 ) -> None:

@@ -21,7 +21,9 @@ def _item(path: Path, url: str | None = None) -> SourceItem:
 
 
 def test_seed_text_fixture_extracts_without_title_repeat_or_chrome() -> None:
-    article = extract_item(_item(REPO / "seeds" / "000_5cae3edb08e907fb.txt"))
+    article = extract_item(
+        _item(REPO / "tests" / "fixtures" / "seeds" / "000_5cae3edb08e907fb.txt")
+    )
     assert article.error is None
     assert (
         article.title == "U.S.-China Trade Talks Progress at Lancaster House Amid Ongoing Tensions"

@@ -12,7 +12,7 @@ from transforms.records import TagResult
 from transforms.tagging import load_tagger, split_sentences, tag_json_lines
 
 REPO = Path(__file__).resolve().parents[2]
-SEED = REPO / "seeds" / "000_5cae3edb08e907fb.txt"
+SEED = REPO / "tests" / "fixtures" / "seeds" / "000_5cae3edb08e907fb.txt"
 FIXTURES = REPO / "tests" / "fixtures" / "tagging"
 
 

@@ -6,7 +6,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_seed_title_is_first_line_and_not_repeated_in_body() -> None:
-    raw = (REPO / "seeds" / "000_5cae3edb08e907fb.txt").read_text(encoding="utf-8")
+    raw = (REPO / "tests" / "fixtures" / "seeds" / "000_5cae3edb08e907fb.txt").read_text(
+        encoding="utf-8"
+    )
     fixture = parse_text_fixture(raw)
     assert (
         fixture.title == "U.S.-China Trade Talks Progress at Lancaster House Amid Ongoing Tensions"
