@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from transforms.records import Evidence, TagResult, TopicTag
+
+if TYPE_CHECKING:
+    from transforms.tagging import Tagger
+
+logger = logging.getLogger(__name__)
 
 WORST_SHOWN = 10
 
@@ -100,29 +106,46 @@ def _topic_map(tags: Iterable[TopicTag]) -> dict[str, TopicTag]:
 
 def evaluate(records: Iterable[dict[str, Any]], tagger: _Explains) -> EvalReport:
     """Tag every labeled record and compare with its `us_china` and `topics` labels."""
+    rows = list(records)
     explain = getattr(tagger, "explain", None)
     topic_ids: list[str] = list(getattr(getattr(tagger, "taxonomy", None), "topics", ()))
+    results: list[TagResult] = []
+    near: list[dict[str, TopicTag]] = []
+    by_rules = getattr(tagger, "model", None) is None
+    for record in rows:
+        title, text = record.get("title"), record.get("text") or ""
+        if explain is not None and by_rules:
+            explanation = explain(title, text)
+            results.append(explanation.result)
+            near.append(_topic_map(explanation.near_misses))
+        else:
+            results.append(tagger.tag(title, text))
+            near.append({})
+    return compare(rows, results, topic_ids, tagger.version, near)
+
+
+def compare(
+    records: Sequence[dict[str, Any]],
+    results: Sequence[TagResult],
+    topic_ids: Sequence[str],
+    version: str,
+    near: Sequence[dict[str, TopicTag]] | None = None,
+) -> EvalReport:
+    """Confusion counts and mistakes of tag results against the records' labels."""
     topics: dict[str, Counts] = {t: Counts() for t in topic_ids}
     us_china = Counts()
     mistakes: list[Mistake] = []
-    n = 0
-    for record in records:
-        n += 1
-        title, text = record.get("title"), record.get("text") or ""
+    for n, (record, result) in enumerate(zip(records, results, strict=True), 1):
+        title = record.get("title")
         record_id = str(record.get("id", n))
-        if explain is not None:
-            explanation = explain(title, text)
-            result: TagResult = explanation.result
-            near = _topic_map(explanation.near_misses)
-        else:
-            result, near = tagger.tag(title, text), {}
+        missed = near[n - 1] if near else {}
         predicted = _topic_map(result.topics)
         gold = set(record.get("topics") or ())
         for topic in sorted(set(topics) | gold | set(predicted)):
             counts = topics.get(topic, Counts())
             topics[topic] = counts.add(topic in predicted, topic in gold)
             if (topic in predicted) != (topic in gold):
-                seen = predicted.get(topic) or near.get(topic)
+                seen = predicted.get(topic) or missed.get(topic)
                 mistakes.append(
                     Mistake(
                         record_id,
@@ -146,7 +169,56 @@ def evaluate(records: Iterable[dict[str, Any]], tagger: _Explains) -> EvalReport
                     result.us_china_evidence,
                 )
             )
-    return EvalReport(n, tagger.version, topics, us_china, tuple(mistakes))
+    return EvalReport(len(records), version, topics, us_china, tuple(mistakes))
+
+
+def cross_validate(
+    records: Sequence[dict[str, Any]], tagger: Tagger, folds: int = 5, seed: int = 0
+) -> list[TagResult]:
+    """Out-of-fold tag results: each article tagged by a model trained without it.
+
+    Folds are stratified on us_china and topic; the training inside each fold chooses its own
+    settings on inner folds of its training part, so nothing is tuned on the article tagged.
+    """
+    from transforms.tagging.training import fold_indices, make_examples, train_model
+
+    examples = make_examples(records, tagger)
+    results: list[TagResult | None] = [None] * len(records)
+    for k, test in enumerate(fold_indices([e.group for e in examples], folds, seed)):
+        train = sorted(set(range(len(records))) - set(int(i) for i in test))
+        model = train_model(
+            [records[i] for i in train], tagger, seed=seed, examples=[examples[i] for i in train]
+        )
+        fold_tagger = tagger.with_model(model)
+        for i in test:
+            record = records[int(i)]
+            results[int(i)] = fold_tagger.tag(record.get("title"), record.get("text") or "")
+        logger.info("fold %d of %d: trained on %d, tagged %d", k + 1, folds, len(train), len(test))
+    return [r for r in results if r is not None]
+
+
+def split_by(records: Sequence[dict[str, Any]], key: str) -> dict[str, list[int]]:
+    """Row indices per value of a record field (e.g. source_repo), for per-source figures."""
+    groups: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        groups.setdefault(str(record.get(key) or "(none)"), []).append(i)
+    return dict(sorted(groups.items()))
+
+
+def format_groups(
+    records: Sequence[dict[str, Any]],
+    results: Sequence[TagResult],
+    topic_ids: Sequence[str],
+    key: str,
+) -> str:
+    """One line per group: articles, us_china F1 and topic micro-F1 within it."""
+    lines = [f"{key:<34} {'articles':>8} {'us_china F1':>11} {'topics micro-F1':>15}"]
+    for name, rows in split_by(records, key).items():
+        report = compare([records[i] for i in rows], [results[i] for i in rows], topic_ids, "")
+        lines.append(
+            f"{name[:34]:<34} {len(rows):>8d} {report.us_china.f1:>11.3f} {report.micro.f1:>15.3f}"
+        )
+    return "\n".join(lines)
 
 
 def _row(name: str, c: Counts) -> str:

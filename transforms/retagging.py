@@ -45,6 +45,7 @@ class _Stored:
     title: str | None
     text: str
     version: str
+    model_version: str | None
     content_hash: str
     us_china: bool
     topics: frozenset[str]
@@ -65,21 +66,31 @@ def count_articles(db_path: Path) -> int:
     return int(row[0]) if row else 0
 
 
-def read_stale_batch(db_path: Path, version: str, after: str | None, limit: int) -> list[_Stored]:
-    """The next page (by article_id) of articles tagged by another tagger version."""
+def read_stale_batch(
+    db_path: Path, version: str, model_version: str | None, after: str | None, limit: int
+) -> list[_Stored]:
+    """The next page (by article_id) of articles tagged by another taxonomy or model version."""
     with connect(db_path, read_only=True) as con:
         rows = con.execute(
-            "SELECT a.article_id, a.title, a.text, a.taxonomy_version, a.content_hash, "
-            "a.us_china, "
+            "SELECT a.article_id, a.title, a.text, a.taxonomy_version, a.model_version, "
+            "a.content_hash, a.us_china, "
             "(SELECT list(t.topic) FROM article_topics t WHERE t.article_id = a.article_id), "
             "(SELECT list(e.entity_id) FROM article_entities e WHERE e.article_id = a.article_id) "
-            "FROM articles a WHERE a.taxonomy_version <> ? AND (? IS NULL OR a.article_id > ?) "
-            "ORDER BY a.article_id LIMIT ?",
-            [version, after, after, limit],
+            "FROM articles a WHERE (a.taxonomy_version <> ? OR a.model_version IS DISTINCT FROM ?) "
+            "AND (? IS NULL OR a.article_id > ?) ORDER BY a.article_id LIMIT ?",
+            [version, model_version, after, after, limit],
         ).fetchall()
     return [
         _Stored(
-            r[0], r[1], r[2], r[3], r[4], bool(r[5]), frozenset(r[6] or ()), frozenset(r[7] or ())
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            bool(r[6]),
+            frozenset(r[7] or ()),
+            frozenset(r[8] or ()),
         )
         for r in rows
     ]
@@ -94,26 +105,37 @@ def _tables(
         {
             "article_id": [a.article_id for a, _ in batch],
             "old_version": [a.version for a, _ in batch],
+            "old_model": [a.model_version for a, _ in batch],
             "content_hash": [a.content_hash for a, _ in batch],
             "us_china": pa.array([r.us_china for _, r in batch], pa.bool_()),
             "us_china_score": pa.array([r.us_china_score for _, r in batch], pa.float64()),
             "us_china_evidence": [_evidence_json(r.us_china_evidence) for _, r in batch],
             "taxonomy_version": [r.taxonomy_version for _, r in batch],
+            "model_version": [r.model_version for _, r in batch],
         },
         schema=pa.schema(
             [
                 ("article_id", s),
                 ("old_version", s),
+                ("old_model", s),
                 ("content_hash", s),
                 ("us_china", pa.bool_()),
                 ("us_china_score", pa.float64()),
                 ("us_china_evidence", s),
                 ("taxonomy_version", s),
+                ("model_version", s),
             ]
         ),
     )
     topic_rows = [
-        (a.article_id, t.topic, t.score, _evidence_json(t.evidence), r.taxonomy_version)
+        (
+            a.article_id,
+            t.topic,
+            t.score,
+            _evidence_json(t.evidence),
+            r.taxonomy_version,
+            r.model_version,
+        )
         for a, r in batch
         for t in r.topics
     ]
@@ -124,6 +146,7 @@ def _tables(
             "score": pa.array([x[2] for x in topic_rows], pa.float64()),
             "evidence": pa.array([x[3] for x in topic_rows], s),
             "taxonomy_version": pa.array([x[4] for x in topic_rows], s),
+            "model_version": pa.array([x[5] for x in topic_rows], s),
         }
     )
     entity_rows = [
@@ -155,19 +178,21 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: Sequence[tuple[_Stored, T
         con.execute(
             "CREATE OR REPLACE TEMP TABLE retag_todo AS SELECT u.* FROM updates u "
             "JOIN articles a USING (article_id) "
-            "WHERE a.taxonomy_version = u.old_version AND a.content_hash = u.content_hash"
+            "WHERE a.taxonomy_version = u.old_version AND a.content_hash = u.content_hash "
+            "AND a.model_version IS NOT DISTINCT FROM u.old_model"
         )
         con.execute(
             "UPDATE articles SET us_china = t.us_china, us_china_score = t.us_china_score, "
             "us_china_evidence = CAST(t.us_china_evidence AS JSON), "
-            "taxonomy_version = t.taxonomy_version, retagged_at = now() "
+            "taxonomy_version = t.taxonomy_version, model_version = t.model_version, "
+            "retagged_at = now() "
             "FROM retag_todo t WHERE articles.article_id = t.article_id"
         )
         for table, source, columns in (
             (
                 "article_topics",
                 "new_topics",
-                "article_id, topic, score, evidence, taxonomy_version",
+                "article_id, topic, score, evidence, taxonomy_version, model_version",
             ),
             ("article_entities", "new_entities", "article_id, entity_id, name, kind, mentions"),
         ):
@@ -208,11 +233,12 @@ def retag_articles(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     tagger = tagger or load_tagger()
+    model_version = tagger.model.version if tagger.model is not None else None
     checked = count_articles(db_path)
     retagged = changed = 0
     after: str | None = None
     while checked:
-        stale = read_stale_batch(db_path, tagger.version, after, batch_size)
+        stale = read_stale_batch(db_path, tagger.version, model_version, after, batch_size)
         if not stale:
             break
         after = stale[-1].article_id
@@ -223,20 +249,24 @@ def retag_articles(
         if written == len(batch):
             changed += sum(_tags_changed(a, r) for a, r in batch)
         else:  # some rows moved on meanwhile; count only what this pass wrote
-            changed += _count_changed_written(db_path, batch, tagger.version)
+            changed += _count_changed_written(db_path, batch, tagger.version, model_version)
     return RetagCounts(checked=checked, retagged=retagged, changed=changed)
 
 
 def _count_changed_written(
-    db_path: Path, batch: Sequence[tuple[_Stored, TagResult]], version: str
+    db_path: Path,
+    batch: Sequence[tuple[_Stored, TagResult]],
+    version: str,
+    model_version: str | None,
 ) -> int:
     """Changed tags among the batch's articles that now carry this pass's version and text."""
     ids = [a.article_id for a, _ in batch]
     with connect(db_path, read_only=True) as con:
         rows = con.execute(
             "SELECT article_id, content_hash FROM articles "
-            "WHERE taxonomy_version = ? AND list_contains(?, article_id)",
-            [version, ids],
+            "WHERE taxonomy_version = ? AND model_version IS NOT DISTINCT FROM ? "
+            "AND list_contains(?, article_id)",
+            [version, model_version, ids],
         ).fetchall()
     written = dict((r[0], r[1]) for r in rows)
     return sum(_tags_changed(a, r) for a, r in batch if written.get(a.article_id) == a.content_hash)

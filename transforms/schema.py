@@ -79,6 +79,7 @@ TAG_COLUMNS = (
     Column("us_china_score", "DOUBLE", pa.float64()),
     Column("us_china_evidence", "JSON", _S),
     Column("taxonomy_version", "VARCHAR", _S),
+    Column("model_version", "VARCHAR", _S),
 )
 # What the landing adds: its clock and the run it belongs to.
 LANDING_COLUMNS = (

@@ -25,8 +25,10 @@ DB_COMMANDS = {
     "report": ["report", "--out", "r.html"],
     "freshness": ["freshness"],
     "snapshot": ["snapshot"],
+    "refresh": ["refresh"],
     "retag": ["retag"],
     "reextract": ["reextract"],
+    "label": ["label", "some-article", "--us-china", "yes"],
 }
 
 

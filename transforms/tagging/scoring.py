@@ -115,8 +115,13 @@ def score_topics(
     accepted: dict[int, dict[str, list[Hit]]],
     fields: dict[str, str],
     lowered: dict[str, str],
+    decisive: set[str] | None = None,
 ) -> tuple[TopicTag, ...]:
-    """Weigh each topic's sentences; those reaching TAG_SCORE are what the article is about."""
+    """Weigh each topic's sentences; those reaching TAG_SCORE are what the article is about.
+
+    `decisive`, when given, collects the topics stated in the headline, the lede or a focus
+    sentence (not as a passing mention): the strongest single cue the rules know.
+    """
     # A topic in the headline, or stated in the lede or a focus sentence, is about the article
     # on its own. Otherwise its body sentences must fill a share of the article: a long article
     # needs more of them, so background mentions in long pieces stay untagged. Background cues
@@ -137,6 +142,8 @@ def score_topics(
             background = cues and all(is_background(value, s, h) for h in hits)
             if s.head or (s.lede or focus) and not (topic in listed or background):
                 weight = need
+                if decisive is not None:
+                    decisive.add(topic)
             elif topic in listed or background:
                 weight = LIST_WEIGHT
             else:

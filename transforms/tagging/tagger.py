@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from transforms.entities import Gazetteer, TermMatcher, load_gazetteer, prepare_text
-from transforms.records import EntityMention, Evidence, TagResult, TopicTag
-from transforms.tagging.matching import Hit, Scanner, SentenceFacts, build_index
+from transforms.records import TagResult, TopicTag
+from transforms.tagging.analysis import Analysis
+from transforms.tagging.features import dominant_script
+from transforms.tagging.matching import Scanner, build_index
+from transforms.tagging.model import DEFAULT_MODEL, TagModel, load_model
+from transforms.tagging.scorer import tag_with_model
 from transforms.tagging.scoring import (
     TAG_SCORE,
     accept_hits,
@@ -18,7 +23,7 @@ from transforms.tagging.scoring import (
     score_topics,
     score_us_china,
 )
-from transforms.tagging.segmentation import Sentence, segment_article
+from transforms.tagging.segmentation import segment_article
 from transforms.tagging.taxonomy import Ref, Taxonomy, load_taxonomy
 
 logger = logging.getLogger(__name__)
@@ -33,21 +38,6 @@ class Explanation:
 
 
 @dataclass(frozen=True)
-class Analysis:
-    """What the rules found in one article: the input of both the rule decision and the model."""
-
-    sentences: tuple[Sentence, ...]
-    fields: dict[str, str]
-    facts: dict[int, SentenceFacts]
-    accepted: dict[int, dict[str, list[Hit]]]
-    candidates: tuple[TopicTag, ...]  # every topic with accepted hits, with its rule score
-    us_china: bool
-    us_china_score: float
-    us_china_evidence: tuple[Evidence, ...]
-    entities: tuple[EntityMention, ...]
-
-
-@dataclass(frozen=True)
 class Tagger:
     """Tags articles with topics and US–China relevance; `version` changes with either data file."""
 
@@ -55,6 +45,8 @@ class Tagger:
     gazetteer: Gazetteer
     version: str
     index: TermMatcher[Ref] = field(repr=False, compare=False)  # see build_index
+    # The learned scorer; None tags by the taxonomy's rules alone.
+    model: TagModel | None = field(default=None, repr=False, compare=False)
     _scanner: Scanner = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -62,18 +54,31 @@ class Tagger:
         object.__setattr__(self, "_scanner", Scanner(self.taxonomy, self.gazetteer, self.index))
 
     def tag(self, title: str | None, text: str) -> TagResult:
-        """Tag one article."""
-        return self.explain(title, text).result
+        """Tag one article: by the model when there is one, else by the rules."""
+        if self.model is None:
+            return self.explain(title, text).result
+        analysis = self.analyse(title, text)
+        if not self.model.covers(dominant_script(analysis.fields)):
+            return self.decide_by_rules(analysis)
+        return tag_with_model(self.model, analysis, self.taxonomy.topics, self.version)
+
+    def with_model(self, model: TagModel | None) -> Tagger:
+        """The same taxonomy and gazetteer with another model (or the rules alone)."""
+        return Tagger(self.taxonomy, self.gazetteer, self.version, self.index, model)
 
     def analyse(self, title: str | None, text: str) -> Analysis:
         """Scan one article and apply the taxonomy's rules, keeping every intermediate fact."""
+        title, text = mask_markup(title or ""), mask_markup(text)
         sentences = segment_article(title, text)
-        fields = {"title": title or "", "text": text}
+        fields = {"title": title, "text": text}
         prepared = {name: prepare_text(value) for name, value in fields.items()}
         lowered = {name: p.lowered for name, p in prepared.items()}
         facts = self._scanner.scan_article(sentences, fields, prepared, lowered)
         accepted = accept_hits(self.taxonomy, sentences, facts)
-        candidates = score_topics(self.taxonomy, sentences, facts, accepted, fields, lowered)
+        decisive: set[str] = set()
+        candidates = score_topics(
+            self.taxonomy, sentences, facts, accepted, fields, lowered, decisive
+        )
         us_china, score, evidence = score_us_china(sentences, facts, accepted, fields)
         return Analysis(
             tuple(sentences),
@@ -85,12 +90,19 @@ class Tagger:
             score,
             evidence,
             count_entities(facts),
+            frozenset(decisive),
         )
 
     def explain(self, title: str | None, text: str) -> Explanation:
         """Tag one article by the rules alone and keep the topics that fell short."""
         a = self.analyse(title, text)
-        result = TagResult(
+        return Explanation(
+            self.decide_by_rules(a), tuple(t for t in a.candidates if t.score < TAG_SCORE)
+        )
+
+    def decide_by_rules(self, a: Analysis) -> TagResult:
+        """The taxonomy rules' own decision on an analysed article."""
+        return TagResult(
             us_china=a.us_china,
             us_china_score=a.us_china_score,
             us_china_evidence=a.us_china_evidence,
@@ -98,16 +110,33 @@ class Tagger:
             entities=a.entities,
             taxonomy_version=self.version,
         )
-        return Explanation(result, tuple(t for t in a.candidates if t.score < TAG_SCORE))
 
 
-def build_tagger(taxonomy_path: Path | None = None, gazetteer_path: Path | None = None) -> Tagger:
-    """Load both data files and stamp the tagger with their versions, so stale tags show."""
+_MARKUP = re.compile(r"<[^<>]{0,2000}>")
+
+
+def mask_markup(value: str) -> str:
+    """Blank out HTML tags (feed descriptions carry them) with spaces: offsets stay the same."""
+    if "<" not in value:
+        return value
+    return _MARKUP.sub(lambda m: " " * len(m.group()), value)
+
+
+def build_tagger(
+    taxonomy_path: Path | None = None,
+    gazetteer_path: Path | None = None,
+    model_path: Path | None = None,
+) -> Tagger:
+    """Load the data files and the model, and stamp the tagger with their versions."""
     started = time.perf_counter()
     taxonomy = load_taxonomy(taxonomy_path)
     gazetteer = load_gazetteer(gazetteer_path)
     version = f"{taxonomy.version}+g{gazetteer.content_hash[:7]}t{taxonomy.content_hash[:7]}"
-    tagger = Tagger(taxonomy, gazetteer, version, build_index(taxonomy, gazetteer))
+    path = DEFAULT_MODEL if model_path is None else model_path
+    model = load_model(path) if path.is_file() else None
+    if model is None:
+        logger.info("no tagging model at %s: tagging by the taxonomy's rules alone", path)
+    tagger = Tagger(taxonomy, gazetteer, version, build_index(taxonomy, gazetteer), model)
     logger.debug("tagger %s built in %.2f s", version, time.perf_counter() - started)
     return tagger
 
@@ -118,8 +147,12 @@ def _build_default_tagger() -> Tagger:
     return build_tagger()
 
 
-def load_tagger(taxonomy_path: Path | None = None, gazetteer_path: Path | None = None) -> Tagger:
-    """Return a tagger for the given data files, the cached default one when none are given."""
-    if taxonomy_path is None and gazetteer_path is None:
+def load_tagger(
+    taxonomy_path: Path | None = None,
+    gazetteer_path: Path | None = None,
+    model_path: Path | None = None,
+) -> Tagger:
+    """Return a tagger for the given files, the cached default one when none are given."""
+    if taxonomy_path is None and gazetteer_path is None and model_path is None:
         return _build_default_tagger()
-    return build_tagger(taxonomy_path, gazetteer_path)
+    return build_tagger(taxonomy_path, gazetteer_path, model_path)

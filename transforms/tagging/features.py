@@ -1,0 +1,206 @@
+"""Features of one article for the learned scorer: where term families hit, actors, n-grams, length.
+
+Dense features come from the rules' scan (`Tagger.analyse`), so the taxonomy stays the source
+of candidate evidence in both languages and a topic added to it gets features without code.
+Word n-grams (title and text, lowercased; CJK characters count as words) carry what the
+taxonomy does not name; each keeps its offsets, so a weighted n-gram can be shown as evidence.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+from transforms.tagging.analysis import Analysis
+from transforms.tagging.segmentation import MIN_SENTENCE_CHARS
+from transforms.tagging.taxonomy import STRONG, WEAK, make_context_id
+
+# A word: Latin letters and digits (with inner apostrophes or hyphens), or one CJK character.
+# Matched case-insensitively on the original text, so offsets stay exact; grams are lowercased.
+_TOKEN = re.compile(r"[a-z0-9]+(?:['’\-][a-z0-9]+)*|[\u4e00-\u9fff]", re.IGNORECASE)
+# Words of a short feed summary: below this the article is judged on headline and lede alone.
+SHORT_WORDS = 80
+US_CODES = frozenset({"US", "US-CN"})
+CN_CODES = frozenset({"CN", "US-CN"})
+# Per topic, what the rules' scan says about it.
+TOPIC_FEATURES = (
+    "rule",
+    "head",
+    "lede",
+    "head_any",
+    "body",
+    "body_share",
+    "strong",
+    "sentences_any",
+    "weak_head",
+    "weak_any",
+    "context_head",
+    "context_lede",
+    "context_body",
+    "decisive",
+)
+US_CHINA_FEATURES = (
+    "rule",
+    "head_pair",
+    "lede_pair",
+    "body_pairs",
+    "pair_share",
+    "us_mentions",
+    "cn_mentions",
+    "both_present",
+    "any_pair",
+    "third_in_head",
+    "head_lede_pair",
+)
+GLOBAL_FEATURES = ("log_words", "short", "title_only")
+
+
+class Token(NamedTuple):
+    """An n-gram of the article with where it stands, for evidence."""
+
+    gram: str
+    field: str
+    start: int
+    end: int
+
+
+def dense_names(topics: Sequence[str]) -> list[str]:
+    """Names of the dense features, in vector order, for a taxonomy's topics."""
+    names = [f"{t}:{f}" for t in topics for f in TOPIC_FEATURES]
+    names += [f"us_china:{f}" for f in US_CHINA_FEATURES]
+    names += [f"global:{f}" for f in GLOBAL_FEATURES]
+    return names
+
+
+def dense_features(analysis: Analysis, topics: Sequence[str]) -> list[float]:
+    """The dense feature vector of one analysed article (see dense_names)."""
+    sentences = analysis.sentences
+    body_total = sum(
+        1 for s in sentences if not s.head and not s.lede and s.end - s.start >= MIN_SENTENCE_CHARS
+    )
+    rule = {t.topic: t.score for t in analysis.candidates}
+    head: set[str] = set()
+    lede: set[str] = set()
+    body: dict[str, int] = {}
+    for i, keep in analysis.accepted.items():
+        s = sentences[i]
+        for topic in keep:
+            if s.head:
+                head.add(topic)
+            elif s.lede:
+                lede.add(topic)
+            else:
+                body[topic] = body.get(topic, 0) + 1
+    head_any: set[str] = set()
+    weak_head: set[str] = set()
+    weak_any: dict[str, int] = {}
+    context_ids = {make_context_id(t): t for t in topics}
+    context_where: dict[str, list[int]] = {t: [0, 0, 0] for t in topics}
+    strong: dict[str, int] = {}
+    anywhere: dict[str, int] = {}
+    us = cn = pairs_body = 0
+    head_pair = lede_pair = any_pair = third_head = 0.0
+    head_us = head_cn = False  # across the headline and lede together, as a summary tells it
+    for i, f in analysis.facts.items():
+        s = sentences[i]
+        seen: set[str] = set()
+        for hit in f.hits:
+            seen.add(hit.topic)
+            if hit.role == STRONG:
+                strong[hit.topic] = strong.get(hit.topic, 0) + 1
+            elif hit.role == WEAK:
+                weak_any[hit.topic] = weak_any.get(hit.topic, 0) + 1
+                if s.head:
+                    weak_head.add(hit.topic)
+        for vocab_id in f.vocab:
+            topic_of = context_ids.get(vocab_id)
+            if topic_of is not None:
+                context_where[topic_of][0 if s.head else 1 if s.lede else 2] += 1
+        for topic in seen:
+            anywhere[topic] = anywhere.get(topic, 0) + 1
+            if s.head:
+                head_any.add(topic)
+        if not f.entities:
+            continue
+        countries = {eh.entity.country for eh in f.entities}
+        has_us = bool(countries & US_CODES)
+        has_cn = bool(countries & CN_CODES)
+        us += sum(1 for eh in f.entities if eh.entity.country in US_CODES)
+        cn += sum(1 for eh in f.entities if eh.entity.country in CN_CODES)
+        if s.head or s.lede:
+            head_us, head_cn = head_us or has_us, head_cn or has_cn
+            if countries - {"US", "CN", "US-CN", ""} and not (has_us and has_cn):
+                third_head = 1.0
+        if has_us and has_cn:
+            any_pair = 1.0
+            if s.head:
+                head_pair = 1.0
+            elif s.lede:
+                lede_pair = 1.0
+            else:
+                pairs_body += 1
+    words = sum(1 for _ in _TOKEN.finditer(analysis.fields["text"]))
+    vector: list[float] = []
+    for topic in topics:
+        n_body = body.get(topic, 0)
+        vector += [
+            rule.get(topic, 0.0),
+            float(topic in head),
+            float(topic in lede),
+            float(topic in head_any),
+            math.log1p(n_body),
+            n_body / body_total if body_total else 0.0,
+            math.log1p(strong.get(topic, 0)),
+            math.log1p(anywhere.get(topic, 0)),
+            float(topic in weak_head),
+            math.log1p(weak_any.get(topic, 0)),
+            float(context_where[topic][0] > 0),
+            float(context_where[topic][1] > 0),
+            math.log1p(context_where[topic][2]),
+            float(topic in analysis.decisive),
+        ]
+    vector += [
+        analysis.us_china_score,
+        head_pair,
+        lede_pair,
+        math.log1p(pairs_body),
+        pairs_body / body_total if body_total else 0.0,
+        math.log1p(us),
+        math.log1p(cn),
+        float(us > 0 and cn > 0),
+        any_pair,
+        third_head,
+        float(head_us and head_cn),
+    ]
+    vector += [math.log1p(words), float(words < SHORT_WORDS), float(body_total == 0)]
+    return vector
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def dominant_script(fields: dict[str, str]) -> str:
+    """ "cjk" or "latin": which writing the article is mostly in (a model knows what it saw)."""
+    sample = fields["title"] + fields["text"][:2000]
+    return "cjk" if len(_CJK.findall(sample)) > len(_LATIN.findall(sample)) / 4 else "latin"
+
+
+def iter_tokens(fields: dict[str, str]) -> Iterator[Token]:
+    """Unigrams and bigrams of the title (prefixed "t:") and the text, with their offsets."""
+    for field_name, prefix in (("title", "t:"), ("text", "")):
+        previous: re.Match[str] | None = None
+        for match in _TOKEN.finditer(fields[field_name]):
+            word = match.group().lower()
+            yield Token(prefix + word, field_name, match.start(), match.end())
+            if previous is not None:
+                gram = f"{prefix}{previous.group().lower()} {word}"
+                yield Token(gram, field_name, previous.start(), match.end())
+            previous = match
+
+
+def ngram_set(fields: dict[str, str]) -> set[str]:
+    """The distinct n-grams of an article: presence, not counts, is what the model weighs."""
+    return {t.gram for t in iter_tokens(fields)}
