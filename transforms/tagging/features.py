@@ -8,9 +8,10 @@ taxonomy does not name; each keeps its offsets, so a weighted n-gram can be show
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from transforms.tagging.analysis import Analysis
@@ -18,8 +19,8 @@ from transforms.tagging.segmentation import MIN_SENTENCE_CHARS
 from transforms.tagging.taxonomy import STRONG, WEAK, make_context_id
 
 # A word: Latin letters and digits (with inner apostrophes or hyphens), or one CJK character.
-# Matched case-insensitively on the original text, so offsets stay exact; grams are lowercased.
-_TOKEN = re.compile(r"[a-z0-9]+(?:['’\-][a-z0-9]+)*|[\u4e00-\u9fff]", re.IGNORECASE)
+# Words are read from the lowercased text; evidence offsets are found again in the original.
+_TOKEN = re.compile(r"[a-z0-9]+(?:['’\-][a-z0-9]+)*|[\u4e00-\u9fff]")
 # Words of a short feed summary: below this the article is judged on headline and lede alone.
 SHORT_WORDS = 80
 US_CODES = frozenset({"US", "US-CN"})
@@ -57,13 +58,16 @@ US_CHINA_FEATURES = (
 GLOBAL_FEATURES = ("log_words", "short", "title_only")
 
 
-class Token(NamedTuple):
-    """An n-gram of the article with where it stands, for evidence."""
+class Words(NamedTuple):
+    """The lowercased words of an article's title and text, read once per article."""
 
-    gram: str
-    field: str
-    start: int
-    end: int
+    title: list[str]
+    text: list[str]
+
+
+def read_words(fields: dict[str, str]) -> Words:
+    """Words of both fields; n-grams, the length features and evidence search all start here."""
+    return Words(_TOKEN.findall(fields["title"].lower()), _TOKEN.findall(fields["text"].lower()))
 
 
 def dense_names(topics: Sequence[str]) -> list[str]:
@@ -74,7 +78,9 @@ def dense_names(topics: Sequence[str]) -> list[str]:
     return names
 
 
-def dense_features(analysis: Analysis, topics: Sequence[str]) -> list[float]:
+def dense_features(
+    analysis: Analysis, topics: Sequence[str], words: Words | None = None
+) -> list[float]:
     """The dense feature vector of one analysed article (see dense_names)."""
     sentences = analysis.sentences
     body_total = sum(
@@ -141,7 +147,7 @@ def dense_features(analysis: Analysis, topics: Sequence[str]) -> list[float]:
                 lede_pair = 1.0
             else:
                 pairs_body += 1
-    words = sum(1 for _ in _TOKEN.finditer(analysis.fields["text"]))
+    words_n = len((words or read_words(analysis.fields)).text)
     vector: list[float] = []
     for topic in topics:
         n_body = body.get(topic, 0)
@@ -174,7 +180,7 @@ def dense_features(analysis: Analysis, topics: Sequence[str]) -> list[float]:
         third_head,
         float(head_us and head_cn),
     ]
-    vector += [math.log1p(words), float(words < SHORT_WORDS), float(body_total == 0)]
+    vector += [math.log1p(words_n), float(words_n < SHORT_WORDS), float(body_total == 0)]
     return vector
 
 
@@ -188,19 +194,25 @@ def dominant_script(fields: dict[str, str]) -> str:
     return "cjk" if len(_CJK.findall(sample)) > len(_LATIN.findall(sample)) / 4 else "latin"
 
 
-def iter_tokens(fields: dict[str, str]) -> Iterator[Token]:
-    """Unigrams and bigrams of the title (prefixed "t:") and the text, with their offsets."""
-    for field_name, prefix in (("title", "t:"), ("text", "")):
-        previous: re.Match[str] | None = None
-        for match in _TOKEN.finditer(fields[field_name]):
-            word = match.group().lower()
-            yield Token(prefix + word, field_name, match.start(), match.end())
-            if previous is not None:
-                gram = f"{prefix}{previous.group().lower()} {word}"
-                yield Token(gram, field_name, previous.start(), match.end())
-            previous = match
+def ngram_set(words: Words) -> set[str]:
+    """Distinct unigrams and bigrams, title ones prefixed "t:": presence is what the model weighs."""
+    text, title = words.text, words.title
+    grams = set(text)
+    grams.update(map("{} {}".format, text, text[1:]))
+    grams.update(map("t:{}".format, title))
+    grams.update(map("t:{} {}".format, title, title[1:]))
+    return grams
 
 
-def ngram_set(fields: dict[str, str]) -> set[str]:
-    """The distinct n-grams of an article: presence, not counts, is what the model weighs."""
-    return {t.gram for t in iter_tokens(fields)}
+def find_gram(fields: dict[str, str], gram: str) -> tuple[str, int, int] | None:
+    """Where an n-gram first stands in the article: (field, start, end), for evidence."""
+    field_name, words = ("title", gram[2:]) if gram.startswith("t:") else ("text", gram)
+    match = gram_pattern(words).search(fields[field_name])
+    return (field_name, match.start(), match.end()) if match else None
+
+
+@functools.lru_cache(maxsize=4096)
+def gram_pattern(words: str) -> re.Pattern[str]:
+    """The regex that finds an n-gram's words in text, compiled once per n-gram."""
+    body = r"\W*".join(re.escape(w) for w in words.split(" "))
+    return re.compile(r"(?<![a-z0-9])" + body + r"(?![a-z0-9])", re.IGNORECASE)

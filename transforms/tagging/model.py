@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from transforms.tagging.features import Words
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path(__file__).with_name("model.json")
@@ -47,24 +49,59 @@ class TagModel:
     trained_on: dict[str, Any] = field(default_factory=dict)  # labeled rows, taxonomy, params
     version: str = ""
 
-    def probabilities(self, dense: Sequence[float], grams: set[str]) -> np.ndarray:
-        """P(label | article) for every label, from dense features (in dense_names order)."""
-        x = np.asarray(dense, dtype=float)
-        z = self.dense_weights @ ((x - self.mean) / self.scale) + self.bias
-        rows = [self.grams[g] for g in grams if g in self.grams]
-        if rows:
-            z = z + self.gram_weights[rows].sum(axis=0)
+    def __post_init__(self) -> None:
+        """Index the n-grams by their first word, so an article builds only bigrams that count."""
+        heads: dict[str, set[str]] = {}
+        for gram in self.grams:
+            first, _, second = gram.partition(" ")
+            if second:
+                heads.setdefault(first, set()).add(second)
+        object.__setattr__(self, "_heads", {k: frozenset(v) for k, v in heads.items()})
+        # Standardising folded into the weights: one product per article instead of three.
+        folded = self.dense_weights / self.scale
+        object.__setattr__(self, "_folded", folded)
+        object.__setattr__(self, "_folded_bias", self.bias - folded @ self.mean)
+
+    def known_grams(self, words: Words) -> list[str]:
+        """The article's distinct n-grams that carry a weight in this model (see ngram_set)."""
+        grams = self.grams
+        heads: dict[str, frozenset[str]] = getattr(self, "_heads")  # noqa: B009 - __post_init__
+        found = {w for w in words.text if w in grams}
+        found.update(
+            f"{a} {b}"
+            for a, b in zip(words.text, words.text[1:], strict=False)
+            if a in heads and b in heads[a]
+        )
+        title = ["t:" + w for w in words.title]
+        found.update(w for w in title if w in grams)
+        found.update(
+            f"{a} {b[2:]}"
+            for a, b in zip(title, title[1:], strict=False)
+            if a in heads and b[2:] in heads[a]
+        )
+        return list(found)
+
+    def probabilities(self, dense: Sequence[float], known: Sequence[str]) -> np.ndarray:
+        """P(label | article) for every label, from dense features (in dense_names order)
+        and the article's known n-grams (see known_grams)."""
+        folded: np.ndarray = getattr(self, "_folded")  # noqa: B009 - set in __post_init__
+        z = folded @ np.asarray(dense, dtype=float) + getattr(self, "_folded_bias")  # noqa: B009
+        if known:
+            z = z + self.gram_weights[[self.grams[g] for g in known]].sum(axis=0)
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+
+    def top_grams(self, known: Sequence[str], label: int, limit: int) -> list[str]:
+        """Of the article's known n-grams, those that raise one label's score most."""
+        if not known:
+            return []
+        weights = self.gram_weights[[self.grams[g] for g in known], label]
+        order = np.argsort(-weights)[:limit]
+        return [known[i] for i in order if weights[i] > 0]
 
     def covers(self, script: str) -> bool:
         """Whether the model saw enough training articles written in this script."""
         scripts = self.trained_on.get("scripts") or {}
         return int(scripts.get(script, 0)) >= MIN_SCRIPT_ARTICLES
-
-    def gram_weight(self, gram: str, label: int) -> float:
-        """The weight one n-gram adds to one label's score; 0 for n-grams the model lacks."""
-        row = self.grams.get(gram)
-        return 0.0 if row is None else float(self.gram_weights[row, label])
 
     def to_json(self) -> dict[str, Any]:
         """The file form: plain lists, weights rounded (a diff-able, small file)."""

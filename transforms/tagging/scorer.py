@@ -10,11 +10,17 @@ would assign without a candidate span is not assigned.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from transforms.records import Evidence, TagResult, TopicTag
 from transforms.tagging.analysis import Analysis
-from transforms.tagging.features import Token, dense_features, dense_names, iter_tokens
+from transforms.tagging.features import (
+    Words,
+    dense_features,
+    dense_names,
+    find_gram,
+    read_words,
+)
 from transforms.tagging.model import US_CHINA, TagModel
 from transforms.tagging.scoring import MAX_EVIDENCE, collect_evidence, dedupe_spans
 from transforms.tagging.taxonomy import STRONG, WEAK, make_exclude_id
@@ -26,16 +32,15 @@ def tag_with_model(
     model: TagModel, analysis: Analysis, topics: Sequence[str], taxonomy_version: str
 ) -> TagResult:
     """The model's decision for every label, with calibrated scores and evidence spans."""
-    tokens = list(iter_tokens(analysis.fields))
-    probabilities = model.probabilities(
-        _dense_vector(model, analysis, topics), {t.gram for t in tokens}
-    )
+    words = read_words(analysis.fields)
+    known = model.known_grams(words)
+    probabilities = model.probabilities(_dense_vector(model, analysis, topics, words), known)
     decided: dict[str, tuple[float, tuple[Evidence, ...]]] = {}
     for index, label in enumerate(model.labels):
         p = float(probabilities[index])
         if p < model.thresholds[index]:
             continue
-        spans = label_evidence(model, analysis, label, index, tokens)
+        spans = label_evidence(model, analysis, label, index, known)
         if spans:
             decided[label] = (round(p, 4), spans)
     topic_tags = tuple(
@@ -62,9 +67,14 @@ def tag_with_model(
     )
 
 
-def _dense_vector(model: TagModel, analysis: Analysis, topics: Sequence[str]) -> list[float]:
+def _dense_vector(
+    model: TagModel, analysis: Analysis, topics: Sequence[str], words: Words
+) -> list[float]:
     """Dense features in the model's order; features of topics the model lacks are dropped."""
-    values = dict(zip(feature_names(tuple(topics)), dense_features(analysis, topics), strict=True))
+    names = feature_names(tuple(topics))
+    if names == model.dense_names:
+        return dense_features(analysis, topics, words)
+    values = dict(zip(names, dense_features(analysis, topics, words), strict=True))
     return [values.get(name, 0.0) for name in model.dense_names]
 
 
@@ -75,13 +85,13 @@ def feature_names(topics: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def label_evidence(
-    model: TagModel, analysis: Analysis, label: str, index: int, tokens: Sequence[Token]
+    model: TagModel, analysis: Analysis, label: str, index: int, known: Sequence[str]
 ) -> tuple[Evidence, ...]:
     """Spans for one label: taxonomy hits (or US and Chinese actors), then weighted n-grams."""
     spans = list(actor_spans(analysis) if label == US_CHINA else topic_hits(analysis, label))
     if not spans:
         return ()
-    spans.extend(top_grams(model, index, tokens, analysis.fields, GRAM_EVIDENCE))
+    spans.extend(gram_spans(model, index, known, analysis.fields, GRAM_EVIDENCE))
     return tuple(dedupe_spans(spans))[:MAX_EVIDENCE]
 
 
@@ -120,14 +130,14 @@ def actor_spans(analysis: Analysis) -> tuple[Evidence, ...]:
     return tuple(dedupe_spans(sides["US"] + sides["CN"]))
 
 
-def top_grams(
-    model: TagModel, index: int, tokens: Iterable[Token], fields: dict[str, str], limit: int
+def gram_spans(
+    model: TagModel, index: int, known: Sequence[str], fields: dict[str, str], limit: int
 ) -> list[Evidence]:
-    """The article's n-grams that push the label up most, first occurrence of each."""
-    best: dict[str, tuple[float, Token]] = {}
-    for token in tokens:
-        weight = model.gram_weight(token.gram, index)
-        if weight > 0 and token.gram not in best:
-            best[token.gram] = (weight, token)
-    ranked = sorted(best.values(), key=lambda wt: -wt[0])[:limit]
-    return [Evidence(fields[t.field][t.start : t.end], t.start, t.end, t.field) for _, t in ranked]
+    """The article's n-grams that push the label up most, where each first stands."""
+    spans = []
+    for gram in model.top_grams(known, index, limit):
+        found = find_gram(fields, gram)
+        if found is not None:
+            name, start, end = found
+            spans.append(Evidence(fields[name][start:end], start, end, name))
+    return spans

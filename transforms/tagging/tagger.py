@@ -11,6 +11,7 @@ from pathlib import Path
 
 from transforms.entities import Gazetteer, TermMatcher, load_gazetteer, prepare_text
 from transforms.records import TagResult, TopicTag
+from transforms.settings import Settings
 from transforms.tagging.analysis import Analysis
 from transforms.tagging.features import dominant_script
 from transforms.tagging.matching import Scanner, build_index
@@ -132,7 +133,7 @@ def build_tagger(
     taxonomy = load_taxonomy(taxonomy_path)
     gazetteer = load_gazetteer(gazetteer_path)
     version = f"{taxonomy.version}+g{gazetteer.content_hash[:7]}t{taxonomy.content_hash[:7]}"
-    path = DEFAULT_MODEL if model_path is None else model_path
+    path = model_path or Settings().tag_model or DEFAULT_MODEL
     model = load_model(path) if path.is_file() else None
     if model is None:
         logger.info("no tagging model at %s: tagging by the taxonomy's rules alone", path)

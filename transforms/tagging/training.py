@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from transforms.settings import REPO_ROOT
-from transforms.tagging.features import dense_features, dense_names, dominant_script, ngram_set
+from transforms.tagging.features import (
+    dense_features,
+    dense_names,
+    dominant_script,
+    ngram_set,
+    read_words,
+)
 from transforms.tagging.model import DEFAULT_MODEL, US_CHINA, TagModel, load_model, with_version
 from transforms.tagging.tagger import Tagger
 
@@ -62,10 +68,11 @@ def make_examples(rows: Sequence[dict[str, Any]], tagger: Tagger) -> list[Exampl
         analysis = tagger.analyse(row.get("title"), row.get("text") or "")
         gold = set(row.get("topics") or ())
         values = [int(bool(row.get(US_CHINA)))] + [int(t in gold) for t in topics]
+        words = read_words(analysis.fields)
         examples.append(
             Example(
-                dense=dense_features(analysis, topics),
-                grams=ngram_set(analysis.fields),
+                dense=dense_features(analysis, topics, words),
+                grams=ngram_set(words),
                 labels=values,
                 group=stratum(row, topics),
                 script=dominant_script(analysis.fields),
