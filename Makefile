@@ -12,6 +12,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 AIRFLOW := $(BIN)/airflow
 STAMP := .airflow/.setup-done
+# The API server's port; `make airflow AIRFLOW_PORT=8081` runs a second instance beside one.
+AIRFLOW_PORT ?= 8080
 
 .PHONY: help setup run test test-fast lint bench airflow clean
 
@@ -21,7 +23,7 @@ help:
 	@echo "make test-fast  unit and DAG integrity tests only (no integration tests), under a minute"
 	@echo "make lint     ruff (with Airflow AIR rules) and mypy"
 	@echo "make bench    throughput benchmarks (bench/)"
-	@echo "make airflow  scheduler, DAG processor, triggerer and UI on http://127.0.0.1:8080"
+	@echo "make airflow  scheduler, DAG processor, triggerer and UI on http://127.0.0.1:$(AIRFLOW_PORT)"
 
 # uv itself is bootstrapped with pip into .tools/, so a machine with only Python and make works.
 $(UV):
@@ -49,6 +51,7 @@ run: setup
 	$(AIRFLOW) dags test trade_news_ingest > .airflow/last-run.log 2>&1 \
 		|| { tail -n 60 .airflow/last-run.log; echo "DAG run failed; full log in .airflow/last-run.log"; exit 1; }
 	@grep -E "DagRun Finished|state=" .airflow/last-run.log | tail -n 1 || true
+	$(BIN)/tradewire refresh --db data/tradewire.duckdb
 	$(BIN)/tradewire sql --db data/tradewire.duckdb "SELECT run_id, seen, new, updated, unchanged, failed FROM ingest_runs ORDER BY started_at DESC LIMIT 1"
 	$(BIN)/tradewire sql --db data/tradewire.duckdb "SELECT a.title, a.published_at, a.us_china, string_agg(t.topic || ' ' || round(t.score, 2), ', ' ORDER BY t.score DESC) AS topics FROM articles a LEFT JOIN article_topics t USING (article_id) GROUP BY a.article_id, a.title, a.published_at, a.us_china, a.ingested_at ORDER BY a.ingested_at DESC LIMIT 20"
 
@@ -70,11 +73,11 @@ lint: $(VENV)/.synced
 bench: $(VENV)/.synced
 	$(BIN)/python -m compileall -q ingest transforms bench
 	$(BIN)/python -m bench.run_bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.bench_tagging
 
+# The API server starts first and the other components once it answers; a busy port fails fast.
 airflow: setup
-	@echo "Airflow UI: http://127.0.0.1:8080 -- log in as admin; the password is in .airflow/passwords.json"
-	@echo "(created on first start). Ctrl-C stops every component."
-	$(AIRFLOW) standalone
+	$(BIN)/python -m ingest.airflow_launch --port $(AIRFLOW_PORT)
 
 clean:
 	rm -rf .airflow data .pytest_cache .mypy_cache .ruff_cache

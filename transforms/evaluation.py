@@ -212,11 +212,16 @@ def format_groups(
     key: str,
 ) -> str:
     """One line per group: articles, us_china F1 and topic micro-F1 within it."""
-    lines = [f"{key:<34} {'articles':>8} {'us_china F1':>11} {'topics micro-F1':>15}"]
+    lines = [
+        f"{key:<34} {'articles':>8} {'us_china F1':>11} {'tp/fp/fn':>10} "
+        f"{'topics micro-F1':>15} {'tp/fp/fn':>10}"
+    ]
     for name, rows in split_by(records, key).items():
         report = compare([records[i] for i in rows], [results[i] for i in rows], topic_ids, "")
+        uc, mi = report.us_china, report.micro
         lines.append(
-            f"{name[:34]:<34} {len(rows):>8d} {report.us_china.f1:>11.3f} {report.micro.f1:>15.3f}"
+            f"{name[:34]:<34} {len(rows):>8d} {uc.f1:>11.3f} {f'{uc.tp}/{uc.fp}/{uc.fn}':>10} "
+            f"{mi.f1:>15.3f} {f'{mi.tp}/{mi.fp}/{mi.fn}':>10}"
         )
     return "\n".join(lines)
 

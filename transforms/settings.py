@@ -43,8 +43,9 @@ class Settings(BaseSettings):
     lock_wait_seconds: float = 60.0
     # Publish data/<db>.snapshot.duckdb after loads, for analysts' own tools (DuckDB CLI, BI).
     snapshot: bool = True
-    # The tagging model file, when not the shipped transforms/tagging/model.json (try one out).
-    tag_model: Path | None = None
+    # The tagging model file, when not the shipped transforms/tagging/model.json (try one out);
+    # "rules" tags by the taxonomy's rules alone.
+    tag_model: str | None = None
     # The fts extension binary to install, when not the duckdb-extension-fts package's copy.
     fts_extension: Path | None = None
     batch_size: int = 100

@@ -143,7 +143,7 @@ def port_fee_rows() -> list[dict[str, object]]:
 def test_an_analyst_adds_a_topic_with_a_taxonomy_block_and_a_few_labels(tmp_path: Path) -> None:
     taxonomy = tmp_path / "taxonomy.toml"
     taxonomy.write_text(DEFAULT_TAXONOMY.read_text(encoding="utf-8") + PORT_FEES, encoding="utf-8")
-    rules = load_tagger(taxonomy_path=taxonomy, model_path=tmp_path / "none.json")
+    rules = load_tagger(taxonomy_path=taxonomy).with_model(None)
     assert "port_fees" in rules.taxonomy.topics and rules.model is None
     model = train_model(read_labeled(TINY) + port_fee_rows(), rules)
     assert "port_fees" in model.labels

@@ -20,7 +20,95 @@ from transforms.tagging.taxonomy import STRONG, WEAK, make_context_id
 
 # A word: Latin letters and digits (with inner apostrophes or hyphens), or one CJK character.
 # Words are read from the lowercased text; evidence offsets are found again in the original.
-_TOKEN = re.compile(r"[a-z0-9]+(?:['’\-][a-z0-9]+)*|[\u4e00-\u9fff]")
+# Dotted abbreviations ("u.s.", "e.u.") are one word, not a run of single letters.
+_TOKEN = re.compile(r"(?:[a-z]\.){2,}|[a-z0-9]+(?:['’\-][a-z0-9]+)*|[\u4e00-\u9fff]")
+# Words that say nothing alone: as unigrams they are dropped, and a bigram needs one other word.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "by",
+        "with",
+        "and",
+        "or",
+        "but",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "he",
+        "she",
+        "they",
+        "we",
+        "you",
+        "i",
+        "his",
+        "her",
+        "their",
+        "our",
+        "your",
+        "them",
+        "him",
+        "not",
+        "no",
+        "said",
+        "says",
+        "will",
+        "would",
+        "can",
+        "could",
+        "may",
+        "might",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "than",
+        "then",
+        "so",
+        "if",
+        "into",
+        "over",
+        "after",
+        "before",
+        "about",
+        "also",
+        "more",
+        "most",
+        "new",
+        "up",
+        "out",
+        "which",
+        "who",
+        "whom",
+        "what",
+        "when",
+        "where",
+        "while",
+        "there",
+        "here",
+    ]
+)
 # Words of a short feed summary: below this the article is judged on headline and lede alone.
 SHORT_WORDS = 80
 US_CODES = frozenset({"US", "US-CN"})
@@ -68,6 +156,15 @@ class Words(NamedTuple):
 def read_words(fields: dict[str, str]) -> Words:
     """Words of both fields; n-grams, the length features and evidence search all start here."""
     return Words(_TOKEN.findall(fields["title"].lower()), _TOKEN.findall(fields["text"].lower()))
+
+
+def is_content_gram(gram: str) -> bool:
+    """Whether an n-gram can carry meaning (and so be a feature and evidence): not only
+    stopwords, and no lone Latin letter."""
+    words = gram.removeprefix("t:").split(" ")
+    if all(w in STOPWORDS for w in words):
+        return False
+    return not any(len(w) == 1 and w.isascii() for w in words)
 
 
 def dense_names(topics: Sequence[str]) -> list[str]:
@@ -201,7 +298,7 @@ def ngram_set(words: Words) -> set[str]:
     grams.update(map("{} {}".format, text, text[1:]))
     grams.update(map("t:{}".format, title))
     grams.update(map("t:{} {}".format, title, title[1:]))
-    return grams
+    return {g for g in grams if is_content_gram(g)}
 
 
 def find_gram(fields: dict[str, str], gram: str) -> tuple[str, int, int] | None:

@@ -15,7 +15,7 @@ from transforms.settings import Settings
 from transforms.tagging.analysis import Analysis
 from transforms.tagging.features import dominant_script
 from transforms.tagging.matching import Scanner, build_index
-from transforms.tagging.model import DEFAULT_MODEL, TagModel, load_model
+from transforms.tagging.model import DEFAULT_MODEL, ModelError, TagModel, load_model
 from transforms.tagging.scorer import tag_with_model
 from transforms.tagging.scoring import (
     TAG_SCORE,
@@ -123,6 +123,23 @@ def mask_markup(value: str) -> str:
     return _MARKUP.sub(lambda m: " " * len(m.group()), value)
 
 
+RULES_ONLY = "rules"
+
+
+def choose_model(model_path: Path | None) -> TagModel | None:
+    """The model to tag with: the given file, else TRADEWIRE_TAG_MODEL, else the shipped one."""
+    configured = Settings().tag_model
+    if model_path is None and configured == RULES_ONLY:
+        return None
+    path = model_path or (Path(configured) if configured else DEFAULT_MODEL)
+    if path.is_file():
+        return load_model(path)
+    if path != DEFAULT_MODEL:
+        raise ModelError(f"no tagging model at {path} (TRADEWIRE_TAG_MODEL or --model)")
+    logger.info("no tagging model at %s: tagging by the taxonomy's rules alone", path)
+    return None
+
+
 def build_tagger(
     taxonomy_path: Path | None = None,
     gazetteer_path: Path | None = None,
@@ -133,10 +150,7 @@ def build_tagger(
     taxonomy = load_taxonomy(taxonomy_path)
     gazetteer = load_gazetteer(gazetteer_path)
     version = f"{taxonomy.version}+g{gazetteer.content_hash[:7]}t{taxonomy.content_hash[:7]}"
-    path = model_path or Settings().tag_model or DEFAULT_MODEL
-    model = load_model(path) if path.is_file() else None
-    if model is None:
-        logger.info("no tagging model at %s: tagging by the taxonomy's rules alone", path)
+    model = choose_model(model_path)
     tagger = Tagger(taxonomy, gazetteer, version, build_index(taxonomy, gazetteer), model)
     logger.debug("tagger %s built in %.2f s", version, time.perf_counter() - started)
     return tagger

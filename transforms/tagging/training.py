@@ -96,6 +96,10 @@ def fold_indices(groups: Sequence[str], folds: int, seed: int = 0) -> list[np.nd
     pooled = [g if counts[g] >= folds else g.split(":", 1)[0] + ":rare" for g in groups]
     counts = Counter(pooled)
     pooled = [g if counts[g] >= folds else "rare" for g in pooled]
+    counts = Counter(pooled)
+    if counts.get("rare", folds) < folds:  # too few even pooled: they join the largest stratum
+        largest = counts.most_common(1)[0][0]
+        pooled = [largest if g == "rare" else g for g in pooled]
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     return [test for _, test in splitter.split(np.zeros(len(pooled)), pooled)]
 
