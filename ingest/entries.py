@@ -111,4 +111,5 @@ def summary_only_article(item: SourceItem, page_error: str) -> Article | None:
         feed_entry=entry,
         is_summary_only=True,
         page_error=page_error,
+        title_candidates={"feed": title} if title else {},
     )

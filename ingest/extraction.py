@@ -14,33 +14,41 @@ import trafilatura
 from lxml.html import HtmlElement
 from trafilatura import load_html
 
+from ingest import bodies
+from ingest.bodies import extract_body
 from ingest.dates import choose_date, gather_candidates, reference_time
 from ingest.encoding import decode_html
 from ingest.identity import choose_identity
 from ingest.pagemeta import PageMeta, declared_language, read_tree_meta
 from ingest.records import SourceItem
 from ingest.textfile import parse_text_fixture, render_fixture_html
+from ingest.titles import TitleChoice, normalise_title, select_title
 from ingest.truncation import assess_truncation
 from ingest.urls import article_id_for
+from ingest.wordcount import count_words
 from transforms.minhash import compute_signature
 from transforms.records import Article, to_dict
 
 # Below this many words a page is navigation or an error page, not an article.
 MIN_WORDS = 5
-# What we ask trafilatura for; part of EXTRACTOR_VERSION, so changing it marks rows stale.
+# What we ask trafilatura for and when we ask again (ingest/bodies.py); part of
+# extractor_version(), so changing any of it marks rows stale for `tradewire reextract`.
 EXTRACTION_SETTINGS: dict[str, object] = {
-    "with_metadata": True,
-    "include_comments": False,
-    "include_tables": True,
+    **bodies.BASE_SETTINGS,
+    "passes": bodies.PASSES,
+    "short_words": bodies.SHORT_WORDS,
+    "container_share": bodies.CONTAINER_SHARE,
+    "jsonld_margin": bodies.JSONLD_MARGIN,
+    "jsonld_overlap": bodies.JSONLD_OVERLAP,
 }
-# Bump when our own rules (dates, language, truncation, identity, shingles) change meaning.
-RULES_VERSION = "quality-2"  # quality-2: MinHash signatures by rensa, not datasketch
+# Bump when our own rules (dates, language, truncation, identity, shingles, titles) change
+# meaning. quality-2: MinHash signatures by rensa; fields-1: titles from candidates
+# (ingest/titles.py), bodies from precision-first passes (ingest/bodies.py).
+RULES_VERSION = "fields-1"
 # Characters of text the language is classified on: py3langid's cost grows with the length and
 # the opening paragraphs settle it (1,500 and 5,000 agree on all 181 benchmark pages).
 LANGUAGE_SAMPLE = 1500
 _TAG = re.compile(r"<[^>]+>")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_LATIN_WORD = re.compile(r"[^\W\d_\u3400-\u9fff\uf900-\ufaff]+(?:['’-][^\W\d_]+)*|\d+(?:[.,]\d+)*")
 
 
 def read_source_bytes(location: str) -> bytes:
@@ -52,11 +60,6 @@ def read_source_bytes(location: str) -> bytes:
 def hash_bytes(data: bytes) -> str:
     """Content address of raw bytes; unchanged documents are recognised by it."""
     return hashlib.sha256(data).hexdigest()
-
-
-def count_words(text: str) -> int:
-    """Words for Latin scripts plus one per CJK character, so Chinese counts are comparable."""
-    return len(_LATIN_WORD.findall(text)) + len(_CJK.findall(text))
 
 
 def hash_content(title: str | None, text: str) -> str:
@@ -76,30 +79,13 @@ def detect_language(text: str) -> str | None:
     return str(lang)
 
 
-def extract_html(html: str | HtmlElement, *, url: str | None) -> dict[str, object]:
-    """Run trafilatura on one page and return the fields we keep, None where it found nothing.
-
-    Takes the page's string or a tree from `trafilatura.load_html`; trafilatura copies a
-    tree it is handed before changing it, so the caller's tree stays readable afterwards.
-    """
-    doc = trafilatura.bare_extraction(html, url=url, **EXTRACTION_SETTINGS)  # type: ignore[arg-type]
-    if doc is None or isinstance(doc, dict):
-        return {}
-    return {
-        "title": doc.title,
-        "text": doc.text or "",
-        "author": doc.author,
-        "date": doc.date,
-        "language": doc.language,
-    }
-
-
-def strip_leading_title(text: str, title: str | None) -> str:
-    """Why: trafilatura keeps the <h1> as the first line, which repeats the title in the body."""
-    if not title:
+def strip_leading_title(text: str, *titles: str | None) -> str:
+    """Why: trafilatura keeps the headline (an <h1>, or a "- " item of a <dl>) as the first line."""
+    wanted = {normalise_title(t) for t in titles if t}
+    if not wanted:
         return text
     first, _, rest = text.partition("\n")
-    return rest.lstrip("\n") if first.strip() == title.strip() else text
+    return rest.lstrip("\n") if normalise_title(first.lstrip("-*• ")) in wanted else text
 
 
 def extractor_version() -> str:
@@ -150,17 +136,18 @@ def extract_item(item: SourceItem, *, language: bool = True) -> Article:
             tree = load_html(html)
             meta = read_tree_meta(tree, html) if tree is not None else PageMeta()
         provenance["encoding"] = rule
-        fields = extract_html(tree if tree is not None else html, url=page_url)
+        body = extract_body(tree if tree is not None else html, url=page_url, meta=meta)
+        fields = body.metadata
+        choice = choose_page_title(item, meta, fields, page_url, page_kind)
     except Exception as exc:  # one bad document must not stop the batch
         return error_article(item, f"{type(exc).__name__}: {exc}")
-    text = str(fields.get("text") or "")
-    title = fields.get("title")
-    title_str = str(title) if title else None
-    text = strip_leading_title(text, title_str)
+    title_str = choice.title
+    text = strip_leading_title(body.text, title_str, *choice.candidates.values())
     word_count = count_words(text)
     if word_count < MIN_WORDS:
         return error_article(item, "no text extracted")
-    provenance["title"] = f"{page_kind}:trafilatura" if title_str else "none"
+    provenance["title"] = choice.rule
+    provenance["text"] = body.source
     author = fields.get("author")
     provenance["author"] = "trafilatura" if author else "none"
     trafilatura_date = fields.get("date")
@@ -220,8 +207,31 @@ def extract_item(item: SourceItem, *, language: bool = True) -> Article:
         extractor_version=extractor_version(),
         minhash=compute_signature(title_str, text),
         source_item=json.dumps(to_dict(item), ensure_ascii=False, default=str),
+        title_candidates=choice.candidates,
     )
     return add_language(article) if language else article
+
+
+def choose_page_title(
+    item: SourceItem,
+    meta: PageMeta,
+    fields: dict[str, object],
+    page_url: str | None,
+    page_kind: str,
+) -> TitleChoice:
+    """The headline among the page's candidates; a text fixture's is its first line."""
+    trafilatura_title = fields.get("title")
+    feed_title = (item.feed_entry or {}).get("title")
+    choice = select_title(
+        meta,
+        trafilatura_title=str(trafilatura_title) if trafilatura_title else None,
+        sitename=str(fields["sitename"]) if fields.get("sitename") else None,
+        url=page_url,
+        feed_title=str(feed_title) if feed_title else None,
+    )
+    if page_kind == "text-fixture" and choice.rule == "trafilatura":
+        return replace(choice, rule="text-fixture:trafilatura")
+    return choice
 
 
 def add_language(article: Article) -> Article:

@@ -42,6 +42,19 @@ PAYWALL_TOKEN = re.compile(
 _PAYWALL_HINTS = ("paywall", "subscriber", "metered", "regwall", "premium")
 _PAYWALL_HINT = re.compile("|".join(_PAYWALL_HINTS), re.IGNORECASE)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+# A class/id token that marks an element as the article's headline ("entry-title", "hed").
+_HEADLINE_TOKEN = re.compile(r"(?:^|[-_])(?:headline|title|hed)(?:$|[-_])", re.IGNORECASE)
+# h1 elements kept per page, and the longest text one may have and still be a headline.
+MAX_HEADINGS = 10
+MAX_HEADING_CHARS = 400
+
+
+@dataclass(frozen=True)
+class Heading:
+    """One visible <h1>, and how the page marked it as the article's headline, if it did."""
+
+    text: str
+    marked: str | None = None  # "itemprop" (itemprop=headline), "class" (a headline class/id)
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,8 @@ class PageMeta:
     og_url: str | None = None
     time_datetimes: tuple[str, ...] = ()  # <time datetime> values, publication-like ones first
     paywall_markers: tuple[str, ...] = ()  # class/id tokens that mark gated content
+    html_title: str | None = None  # the <title> text, whitespace collapsed
+    headings: tuple[Heading, ...] = ()  # the page's <h1> elements in page order
 
     def article_objects(self) -> list[dict[str, Any]]:
         """JSON-LD objects typed as articles, which describe this page's story."""
@@ -138,6 +153,8 @@ def read_tree_meta(tree: Any, html: str | None = None) -> PageMeta:
     og_url = meta.get("og:url")
     root = tree.getroottree().getroot()
     html_lang = root.get("lang") or root.get("xml:lang")
+    title_node = next(tree.iter("title"), None)
+    html_title = _collapse(title_node.text_content()) if title_node is not None else ""
     return PageMeta(
         jsonld=tuple(jsonld),
         meta=meta,
@@ -150,7 +167,36 @@ def read_tree_meta(tree: Any, html: str | None = None) -> PageMeta:
             if lowered is None or any(word in lowered for word in _PAYWALL_HINTS)
             else ()
         ),
+        html_title=html_title or None,
+        headings=_headings(tree),
     )
+
+
+def _collapse(text: str) -> str:
+    """Text with runs of whitespace made one space, as a reader sees it."""
+    return " ".join(text.split())
+
+
+def _headings(tree: Any) -> tuple[Heading, ...]:
+    """Non-empty <h1> texts in page order, each with its headline marking (titles.py weighs it)."""
+    found: list[Heading] = []
+    for node in tree.iter("h1"):
+        text = _collapse(node.text_content())
+        if not text or len(text) > MAX_HEADING_CHARS:
+            continue
+        marked = None
+        if "headline" in (node.get("itemprop") or "").lower().split():
+            marked = "itemprop"
+        elif any(
+            _HEADLINE_TOKEN.search(token)
+            for attr in ("class", "id")
+            for token in (node.get(attr) or "").split()
+        ):
+            marked = "class"
+        found.append(Heading(text, marked))
+        if len(found) == MAX_HEADINGS:
+            break
+    return tuple(found)
 
 
 def _time_values(tree: Any) -> tuple[str, ...]:

@@ -60,6 +60,9 @@ class Article:
     minhash: str | None = field(default=None, metadata=_TRANSIENT)
     # JSON of the SourceItem, so reextract rebuilds the input.
     source_item: str | None = field(default=None, metadata=_JSON)
+    # Every title the page offered, source -> text ("h1", "og:title", ...); provenance["title"]
+    # names the chosen one (ingest/titles.py).
+    title_candidates: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ class TagResult:
     topics: tuple[TopicTag, ...]
     entities: tuple[EntityMention, ...]
     taxonomy_version: str
+    # The learned scorer's version when it decided the tags; None when the rules alone did.
+    model_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,7 @@ def tag_result_from_dict(data: dict[str, Any]) -> TagResult:
         ),
         entities=tuple(EntityMention(**e) for e in data["entities"]),
         taxonomy_version=data["taxonomy_version"],
+        model_version=data.get("model_version"),
     )
 
 

@@ -2,6 +2,8 @@ import gzip
 import shutil
 from pathlib import Path
 
+import pytest
+
 from ingest.extraction import count_words, extract_item, hash_bytes, hash_content
 from ingest.folder import document_kind
 from ingest.records import SourceItem
@@ -109,3 +111,28 @@ def test_new_document_is_hashed_by_the_reader(fixtures_dir: Path) -> None:
     item = _item(path)
     blank = SourceItem(source=item.source, location=item.location, kind=item.kind, raw_hash="")
     assert extract_item(blank).raw_hash == item.raw_hash == hash_bytes(path.read_bytes())
+
+
+def test_provenance_names_the_title_candidate_and_the_body_pass(fixtures_dir: Path) -> None:
+    article = extract_item(_item(fixtures_dir / "articles" / "gallium_curbs.html"))
+    # <title> is the h1 plus the site's name: the visible h1 wins, confirmed by <title>.
+    assert article.title == "China tightens gallium and germanium export licensing"
+    assert article.provenance["title"] == "h1"
+    assert article.provenance["text"] == "trafilatura:precision-fast"
+    assert article.title_candidates["html:title"].endswith("| Tradewire Test Wire")
+    assert article.title_candidates["h1"] == article.title
+    assert not article.text.startswith(article.title)
+
+
+def test_text_fixture_title_keeps_its_rule() -> None:
+    article = extract_item(_item(REPO / "seeds" / "000_5cae3edb08e907fb.txt"))
+    assert article.provenance["title"] == "text-fixture:trafilatura"
+    assert article.title_candidates == {"trafilatura": article.title}
+
+
+def test_extractor_version_follows_the_body_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest import extraction
+
+    before = extraction.extractor_version()
+    monkeypatch.setitem(extraction.EXTRACTION_SETTINGS, "short_words", 1)
+    assert extraction.extractor_version() != before
