@@ -106,6 +106,7 @@ def build_article_table(batch: Sequence[TaggedArticle], run_id: str, now: dateti
     data["us_china_score"] = pa.array([t.us_china_score for t in tags], pa.float64())
     data["us_china_evidence"] = pa.array([_evidence_json(t.us_china_evidence) for t in tags], _S)
     data["taxonomy_version"] = pa.array([t.taxonomy_version for t in tags], _S)
+    data["model_version"] = pa.array([t.model_version for t in tags], _S)
     data["ingested_at"] = pa.array([now] * len(arts), pa.timestamp("us", tz="UTC"))
     data["run_id"] = pa.array([run_id] * len(arts), _S)
     return pa.Table.from_pydict(data, schema=ARTICLE_SCHEMA)
@@ -120,11 +121,12 @@ def build_topic_table(batch: Sequence[TaggedArticle]) -> pa.Table:
             tag.score,
             _evidence_json(tag.evidence),
             t.tags.taxonomy_version,
+            t.tags.model_version,
         )
         for t in batch
         for tag in t.tags.topics
     ]
-    names = ["article_id", "topic", "score", "evidence", "taxonomy_version"]
+    names = ["article_id", "topic", "score", "evidence", "taxonomy_version", "model_version"]
     return pa.table(
         {n: [r[i] for r in rows] for i, n in enumerate(names)},
         schema=pa.schema([(n, pa.float64() if n == "score" else pa.string()) for n in names]),
@@ -220,6 +222,7 @@ def land_batch(
             "LEFT JOIN articles a USING (article_id) "
             "WHERE a.article_id IS NULL OR a.content_hash <> i.content_hash "
             "OR a.taxonomy_version <> i.taxonomy_version OR a.raw_hash <> i.raw_hash "
+            "OR a.model_version IS DISTINCT FROM i.model_version "
             # Identity, not the URL of the latest sighting: three URLs of one article would
             # otherwise rewrite its row at every sighting (they land in article_sightings).
             "OR a.canonical_url IS DISTINCT FROM i.canonical_url "
@@ -231,7 +234,10 @@ def land_batch(
             f"ON CONFLICT (article_id) DO UPDATE SET {_SET_CLAUSE}"
         )
         for table, columns in (
-            ("article_topics", "article_id, topic, score, evidence, taxonomy_version"),
+            (
+                "article_topics",
+                "article_id, topic, score, evidence, taxonomy_version, model_version",
+            ),
             ("article_entities", "article_id, entity_id, name, kind, mentions"),
         ):
             source = "topics" if table == "article_topics" else "entities"
