@@ -70,10 +70,6 @@ def _evidence_json(evidence: Sequence[Evidence]) -> str:
     )
 
 
-# The system allocator, not pyarrow's bundled mimalloc: building one batch's tables grew the
-# landing process by ~39 MB under mimalloc against ~10 MB under malloc (6 MB of data), and the
-# landing is the memory peak of a run. Arrow's speed here is not the bottleneck.
-pa.set_memory_pool(pa.system_memory_pool())
 
 _S = pa.string()
 
