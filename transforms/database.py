@@ -186,12 +186,3 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             raise
         applied.append(name)
     return applied
-
-
-def schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
-    """Name of the newest applied migration, or None on an empty database."""
-    try:
-        row = con.execute("SELECT max(name) FROM schema_migrations").fetchone()
-    except duckdb.CatalogException:
-        return None
-    return row[0] if row else None
