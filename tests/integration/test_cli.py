@@ -48,7 +48,7 @@ def test_run_then_sql_in_every_format(
         == 0
     )
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert {"rare_earths", "export_controls", "trade_talks"} <= {r["topic"] for r in rows}
+    assert {"rare_earths", "trade_talks"} <= {r["topic"] for r in rows}
     assert all(0 <= r["score"] <= 1 for r in rows)
 
     assert main(["sql", "select count(*) as n from articles", "--db", str(db_path)]) == 0

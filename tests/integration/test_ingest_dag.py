@@ -72,7 +72,7 @@ def test_dag_lands_the_seed_then_is_idempotent_then_picks_up_changes(
     assert titles == [
         ("U.S.-China Trade Talks Progress at Lancaster House Amid Ongoing Tensions", True)
     ]
-    assert {"rare_earths", "export_controls", "trade_talks"} <= topics
+    assert {"rare_earths", "trade_talks"} <= topics
     assert run == [(1, 1, 0, 0)]
     assert not any((tmp_path / "staging").rglob("*.jsonl")), "staging files are cleaned up"
 

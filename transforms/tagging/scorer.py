@@ -22,7 +22,7 @@ from transforms.tagging.features import (
     read_words,
 )
 from transforms.tagging.model import US_CHINA, TagModel
-from transforms.tagging.scoring import MAX_EVIDENCE, TAG_SCORE, collect_evidence, dedupe_spans
+from transforms.tagging.scoring import MAX_EVIDENCE, collect_evidence, dedupe_spans
 from transforms.tagging.taxonomy import STRONG, WEAK, make_exclude_id
 
 GRAM_EVIDENCE = 3  # highest-weighted n-grams shown per tag
@@ -43,17 +43,6 @@ def tag_with_model(
         spans = label_evidence(model, analysis, label, index, known)
         if spans:
             decided[label] = (round(p, 4), spans)
-    # A topic the rules find stated in the headline, the lede or a focus sentence is what the
-    # labeling rules call a topic on its own; it is kept, with the rules' score, where the
-    # model's probability fell short (out of fold this adds 0.006 micro-F1 on the dev set).
-    for candidate in analysis.candidates:
-        if (
-            candidate.topic not in decided
-            and candidate.topic in analysis.decisive
-            and candidate.score >= TAG_SCORE
-            and candidate.topic in model.labels
-        ):
-            decided[candidate.topic] = (candidate.score, candidate.evidence)
     topic_tags = tuple(
         sorted(
             (
