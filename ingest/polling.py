@@ -22,7 +22,8 @@ from ingest.feeds import FeedEntry, entry_key, parse_feed
 from ingest.fetch import Fetcher, FetchPolicy, FetchResult, validators_trustworthy
 from ingest.rawstore import put_raw, raw_path
 from ingest.records import SourceItem
-from ingest.sources_registry import DEFAULT_POLL_INTERVAL_MINUTES, SourceSpec
+from ingest.sitemaps import entry_from_sitemap_url, is_newer, parse_sitemap
+from ingest.sources_registry import DEFAULT_POLL_INTERVAL_MINUTES, SourceSpec, is_web_kind
 from ingest.urls import article_id_for
 from transforms.database import DatabaseMissingError, connect
 from transforms.pollrecords import (
@@ -37,6 +38,10 @@ from transforms.pollrecords import (
 from transforms.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+SITEMAP_KINDS = frozenset({"sitemap", "news-sitemap"})
+# A sitemap index can list thousands of sitemaps; one poll reads at most this many of them.
+MAX_CHILD_SITEMAPS = 20
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,7 @@ class FeedPoller:
     def __init__(
         self, specs: Sequence[SourceSpec], db_path: Path, config: PollConfig | None
     ) -> None:
-        self.specs = [s for s in specs if s.kind == "feed"]
+        self.specs = [s for s in specs if is_web_kind(s.kind)]
         if self.specs and config is None:
             raise ValueError("feed sources need a PollConfig")
         self.db_path = db_path
@@ -230,10 +235,10 @@ class FeedPoller:
     def poll_source(self, spec: SourceSpec) -> Iterator[SourceItem]:
         """Conditional GET of one feed, then one item per new entry; records the source's state."""
         state = self.states.get(spec.name) or SourceState(
-            name=spec.name, kind="feed", location=spec.location
+            name=spec.name, kind=spec.kind, location=spec.location
         )
         state = replace(
-            state, kind="feed", location=spec.location, poll_interval_minutes=interval_of(spec)
+            state, kind=spec.kind, location=spec.location, poll_interval_minutes=interval_of(spec)
         )
         fetcher = self.fetcher_for(spec)
         # Untrusted validators are not sent: a server that lies with them would hide new entries.
@@ -263,12 +268,25 @@ class FeedPoller:
         if body_hash == state.body_hash:
             self._finish(spec, state, result.status, outcome="unchanged", **validators)
             return
-        parsed = parse_feed(body, result.final_url, result.headers.get("content-type"))
-        if parsed.error and not parsed.entries:
+        if spec.kind in SITEMAP_KINDS:
+            entries, error = self.sitemap_entries(spec, state, fetcher, body)
+        else:
+            parsed = parse_feed(body, result.final_url, result.headers.get("content-type"))
+            entries, error = list(parsed.entries), parsed.error
+        if error and not entries:
             # The hash is not stored, so the same broken body is parsed (and reported) again.
-            self._finish(spec, state, result.status, error=f"feed_error: {parsed.error}")
+            self._finish(spec, state, result.status, error=f"feed_error: {error}")
             return
-        new = self.select_new(spec, parsed.entries)
+        new = self.select_new(spec, entries)
+        capped = len(new) > spec.max_new_per_poll
+        if capped:
+            logger.info(
+                "%s: %d new entries, taking %d this poll (max_new_per_poll)",
+                spec.name,
+                len(new),
+                spec.max_new_per_poll,
+            )
+            new = new[: spec.max_new_per_poll]
         for key, entry in new:
             yield self.fetch_page(spec, fetcher, key, entry)
         self._finish(
@@ -277,9 +295,58 @@ class FeedPoller:
             result.status,
             outcome="ok",
             new=len(new),
-            body_hash=body_hash,
+            # A capped poll keeps the old hash, so the next poll reads the rest of this body.
+            body_hash=state.body_hash if capped else body_hash,
             **validators,
         )
+
+    def sitemap_entries(
+        self, spec: SourceSpec, state: SourceState, fetcher: Fetcher, body: bytes
+    ) -> tuple[list[FeedEntry], str | None]:
+        """A sitemap's URLs as entries, newest first; an index is followed one level, reading
+        only child sitemaps changed since the last poll (all of them after a capped poll)."""
+        parsed = parse_sitemap(body)
+        if parsed.error:
+            return [], parsed.error
+        urls = list(parsed.urls)
+        since = None if state.last_new_entries >= spec.max_new_per_poll else state.last_polled_at
+        children = [c for c in parsed.children if is_newer(c.lastmod, since)]
+        children.sort(key=lambda c: c.lastmod or "", reverse=True)
+        for child in children[:MAX_CHILD_SITEMAPS]:
+            result = fetcher.fetch(child.loc)
+            self.records.fetch_log.extend(log_rows(spec.name, result))
+            if not result.ok or result.body is None:
+                logger.warning("%s: child sitemap %s: %s", spec.name, child.loc, result.error)
+                continue
+            sub = parse_sitemap(result.body)
+            if sub.error:
+                logger.warning("%s: child sitemap %s: %s", spec.name, child.loc, sub.error)
+            urls.extend(sub.urls)
+        urls.sort(key=lambda u: u.published_at or u.lastmod or "", reverse=True)
+        return [entry_from_sitemap_url(u) for u in urls], None
+
+    def preview_source(self, spec: SourceSpec) -> tuple[list[FeedEntry], set[str], str | None]:
+        """What a poll would take on, without fetching pages or writing anything: the parsed
+        entries, the keys already known, and the error that stopped parsing."""
+        state = self.states.get(spec.name) or SourceState(
+            name=spec.name, kind=spec.kind, location=spec.location
+        )
+        fetcher = self.fetcher_for(spec)
+        result = fetcher.fetch(spec.location)
+        if not result.ok or result.body is None:
+            return [], set(), failure_reason(result)
+        if spec.kind in SITEMAP_KINDS:
+            entries, error = self.sitemap_entries(
+                spec, replace(state, last_polled_at=None), fetcher, result.body
+            )
+        else:
+            parsed = parse_feed(result.body, result.final_url, result.headers.get("content-type"))
+            entries, error = list(parsed.entries), parsed.error
+        known = known_entry_keys(self.db_path, spec.name)
+        landed = known_canonicals(
+            self.db_path, (e.canonical_link for e in entries if e.canonical_link)
+        )
+        return entries, known | landed, error
 
     def select_new(
         self, spec: SourceSpec, entries: Sequence[FeedEntry]

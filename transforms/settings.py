@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # run on several machines.
     staging_root: str = str(REPO_ROOT / "data" / "staging")
     sources_file: Path = REPO_ROOT / "seeds" / "sources.toml"
+    # Real US-China trade sources shipped disabled; `tradewire sources enable --starter` copies
+    # them into the sources file.
+    starter_sources_file: Path = REPO_ROOT / "seeds" / "starter-sources.toml"
     seeds_dir: Path = REPO_ROOT / "seeds"
     state_dir: Path = REPO_ROOT / "data" / "state"
     user_agent: str = "tradewire/0.1 (+https://github.com/tradewire/tradewire)"
