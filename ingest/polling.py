@@ -391,6 +391,7 @@ class FeedPoller:
             "feed_entry": feed_entry,
             "http_status": result.status,
             "final_url": result.final_url,
+            "source_language": spec.language,
         }
         if result.ok and result.body is not None:
             raw_dir = self.require_config().raw_dir

@@ -141,7 +141,7 @@ def sitemap_registry(registry: Path, server: LocalServer, kind: str, path: str, 
     registry.write_text(
         REGISTRY
         + f'\n[[source]]\nname = "maps"\nkind = "{kind}"\nurl = "{server.url(path)}"\n'
-        + f"max_new_per_poll = {cap}\n",
+        + f'max_new_per_poll = {cap}\nlanguage = "en"\n',
         encoding="utf-8",
     )
 
@@ -163,6 +163,11 @@ def test_sitemap_source_lands_once_and_a_rerun_adds_nothing(
     assert run_source(db_path) == 0
     first = query(db_path, "SELECT article_id, source FROM articles ORDER BY 1")
     assert len(first) == 3 and {r[1] for r in first} == {"maps"}
+    # The registry's language is the detection prior, and provenance says it agreed.
+    rules = query(
+        db_path, "SELECT DISTINCT json_extract_string(provenance, '$.language') FROM articles"
+    )
+    assert rules == [("detected:py3langid+source:en",)]
     page_hits = len([h for h in server.hits if h.path.startswith("/news/")])
     assert run_source(db_path) == 0
     assert query(db_path, "SELECT article_id, source FROM articles ORDER BY 1") == first
