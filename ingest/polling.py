@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +20,7 @@ import duckdb
 from ingest.entries import FEED_ENTRY_KIND
 from ingest.feeds import FeedEntry, entry_key, parse_feed
 from ingest.fetch import Fetcher, FetchPolicy, FetchResult, validators_trustworthy
+from ingest.pageretries import read_pending_pages, retry_due
 from ingest.rawstore import put_raw, raw_path
 from ingest.records import SourceItem
 from ingest.sitemaps import entry_from_sitemap_url, is_newer, parse_sitemap
@@ -54,6 +55,7 @@ class PollConfig:
     raw_dir: Path
     policy: FetchPolicy = field(default_factory=FetchPolicy)
     allowed_hosts: tuple[str, ...] = ()
+    page_retry_minutes: float = 15.0  # first wait before a summary-only page is asked again
 
 
 def split_hosts(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -71,6 +73,7 @@ def poll_config(settings: Settings, extra_hosts: Iterable[str] = ()) -> PollConf
         raw_dir=settings.raw_dir,
         policy=FetchPolicy(min_interval=settings.fetch_min_interval),
         allowed_hosts=split_hosts([*split_hosts(settings.allowed_hosts), *extra_hosts]),
+        page_retry_minutes=settings.page_retry_minutes,
     )
 
 
@@ -233,7 +236,29 @@ class FeedPoller:
         return self.config
 
     def poll_source(self, spec: SourceSpec) -> Iterator[SourceItem]:
-        """Conditional GET of one feed, then one item per new entry; records the source's state."""
+        """Poll one source, then ask again for pages that failed for a passing reason, within
+        the same per-poll cap."""
+        taken = yield from self.poll_entries(spec)
+        budget = spec.max_new_per_poll - taken
+        if budget > 0:
+            yield from self.retry_pages(spec, budget)
+
+    def retry_pages(self, spec: SourceSpec, budget: int) -> Iterator[SourceItem]:
+        """Fetch again the pages of summary-only articles that are due; a page that arrives
+        lands over its summary (same article_id), one that fails again waits twice as long."""
+        base = timedelta(minutes=self.require_config().page_retry_minutes)
+        now = utc_now()
+        due = [p for p in read_pending_pages(self.db_path, spec.name) if retry_due(p, base, now)]
+        if not due:
+            return
+        logger.info("%s: fetching %d summary-only pages again", spec.name, min(len(due), budget))
+        fetcher = self.fetcher_for(spec)
+        for page in due[:budget]:
+            yield self.fetch_page(spec, fetcher, page.entry_key, page.entry)
+
+    def poll_entries(self, spec: SourceSpec) -> Generator[SourceItem, None, int]:
+        """Conditional GET of one feed, then one item per new entry; records the source's state
+        and returns how many entries it took on."""
         state = self.states.get(spec.name) or SourceState(
             name=spec.name, kind=spec.kind, location=spec.location
         )
@@ -251,10 +276,10 @@ class FeedPoller:
         self.records.fetch_log.extend(log_rows(spec.name, result))
         if not result.ok:
             self._finish(spec, state, result.status, error=failure_reason(result))
-            return
+            return 0
         if result.not_modified:
             self._finish(spec, state, result.status, outcome="not_modified")
-            return
+            return 0
         body = result.body or b""
         body_hash = hashlib.sha256(body).hexdigest()
         trusted = trusted and validators_trustworthy(
@@ -267,7 +292,7 @@ class FeedPoller:
         }
         if body_hash == state.body_hash:
             self._finish(spec, state, result.status, outcome="unchanged", **validators)
-            return
+            return 0
         if spec.kind in SITEMAP_KINDS:
             entries, error = self.sitemap_entries(spec, state, fetcher, body)
         else:
@@ -276,7 +301,7 @@ class FeedPoller:
         if error and not entries:
             # The hash is not stored, so the same broken body is parsed (and reported) again.
             self._finish(spec, state, result.status, error=f"feed_error: {error}")
-            return
+            return 0
         new = self.select_new(spec, entries)
         capped = len(new) > spec.max_new_per_poll
         if capped:
@@ -299,6 +324,7 @@ class FeedPoller:
             body_hash=state.body_hash if capped else body_hash,
             **validators,
         )
+        return len(new)
 
     def sitemap_entries(
         self, spec: SourceSpec, state: SourceState, fetcher: Fetcher, body: bytes

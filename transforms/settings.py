@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     allowed_hosts: str = ""
     # Seconds between request starts to one host, across processes (robots Crawl-delay may ask more).
     fetch_min_interval: float = 5.0
+    # Minutes before a summary-only entry's page (failed with a timeout, 5xx or 429) is asked
+    # again; the wait doubles after each failed attempt (ingest/pageretries.py).
+    page_retry_minutes: float = 15.0
     # Hard limit on one URL's fetch: robots.txt, redirects, retries, headers and body together
     # (time queued for a politeness slot comes on top).
     fetch_total_timeout: float = 60.0

@@ -224,3 +224,44 @@ def test_list_remove_disable_enable(
     assert main(["sources", "remove", "wire"]) == 0
     assert registry.read_text(encoding="utf-8") == REGISTRY
     assert main(["sources", "remove", "wire"]) == 2
+
+
+def test_summary_only_entry_is_upgraded_in_place_when_its_page_comes_back(
+    server: LocalServer, registry: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADEWIRE_PAGE_RETRY_MINUTES", "0")
+    entries = page_entries(2)
+    serve_pages(server, entries)
+    serve_feed(server, entries)
+    down, gone = entries[0].path, entries[1].path
+    page = server.routes[down]
+    server.routes[down] = static(b"busy", status=503)
+    server.routes[gone] = static(b"gone", status=404)
+    registry.write_text(
+        REGISTRY
+        + f'\n[[source]]\nname = "wire"\nkind = "feed"\nurl = "{server.url("/feed.xml")}"\n',
+        encoding="utf-8",
+    )
+    assert run_source(db_path, "wire") == 0
+    before = query(db_path, "SELECT article_id, is_summary_only FROM articles ORDER BY url")
+    assert [r[1] for r in before] == [True, True]
+    gone_hits = len(server.hits_for(gone))
+
+    server.routes[down] = page  # the server is back; the 404 stays gone
+    assert run_source(db_path, "wire") == 0
+    after = query(
+        db_path,
+        "SELECT article_id, is_summary_only, json_extract_string(provenance, '$.text') "
+        "FROM articles ORDER BY url",
+    )
+    assert [r[0] for r in after] == [r[0] for r in before]  # same article_id: upgraded in place
+    upgraded, summary = after
+    assert upgraded[1] is False and upgraded[2] != "feed-summary"
+    assert summary[1] is True and summary[2] == "feed-summary"
+    states = query(
+        db_path,
+        "SELECT list(state ORDER BY decided_at) FROM discovered_urls GROUP BY entry_key "
+        "ORDER BY entry_key",
+    )
+    assert states == [(["failed", "landed"],), (["failed"],)]
+    assert len(server.hits_for(gone)) == gone_hits  # a 404 is not asked again
