@@ -38,7 +38,6 @@ def add_sources(sub: SubParsers) -> None:
         epilog=EPILOG_SOURCES,
         func=cmd_sources_help,
     )
-    sources.add_argument("--allow-host", action="append", default=[], metavar="HOST")
     actions = sources.add_subparsers(dest="action", metavar="ACTION")
     add = actions.add_parser("add", help="add a feed, or find a site's feeds and sitemaps")
     add.add_argument("url", help="a feed or sitemap URL, or a site's page")
@@ -181,7 +180,7 @@ def cmd_sources_list(args: argparse.Namespace) -> int:
     starters = [s for s in read_registry(starter_file) if s.name not in names]
     activity = read_source_activity(db_path(args))
     header = (
-        f"{'name':<28} {'kind':<12} {'state':<9} {'last status':<12} {'last success':<20} "
+        f"{'name':<28} {'kind':<12} {'state':<18} {'last status':<12} {'last success':<20} "
         f"{'fails':>5} {'next due':<20} {'entries':>7} {'articles':>8}"
     )
     print(header)
@@ -189,7 +188,7 @@ def cmd_sources_list(args: argparse.Namespace) -> int:
         row = activity.get(spec.name, {})
         state = ("enabled" if spec.enabled else "disabled") + origin
         print(
-            f"{spec.name:<28} {spec.kind:<12} {state:<9} {stamp(row.get('last_status')):<12} "
+            f"{spec.name:<28} {spec.kind:<12} {state:<18} {stamp(row.get('last_status')):<12} "
             f"{stamp(row.get('last_success_at')):<20} {row.get('consecutive_failures', 0):>5} "
             f"{stamp(row.get('next_due_at')):<20} {row.get('entries', 0):>7} "
             f"{row.get('articles', 0):>8}"
