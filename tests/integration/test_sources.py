@@ -172,6 +172,20 @@ def test_sitemap_source_lands_once_and_a_rerun_adds_nothing(
     assert run_source(db_path) == 0
     assert query(db_path, "SELECT article_id, source FROM articles ORDER BY 1") == first
     assert len([h for h in server.hits if h.path.startswith("/news/")]) == page_hits
+    assert len(server.hits_for("/a.xml")) == 1  # unchanged since the last poll: not read again
+
+
+def test_check_of_a_news_sitemap_source(
+    server: LocalServer, registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entries = page_entries(4)
+    server.routes["/news.xml"] = static(urlset(server, entries, news=True), headers=XML)
+    sitemap_registry(registry, server, "news-sitemap", "/news.xml", 3)
+    db = tmp_path / "check.duckdb"
+    assert main(["sources", "check", "maps", "--allow-host", "127.0.0.1", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "4 entries, 4 new, 3 would land" in out and "Feed title 3" in out
+    assert not db.exists()
 
 
 def test_news_sitemap_titles_and_the_per_poll_cap(
