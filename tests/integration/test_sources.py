@@ -279,3 +279,14 @@ def test_summary_only_entry_is_upgraded_in_place_when_its_page_comes_back(
     )
     assert states == [(["failed", "landed"],), (["failed"],)]
     assert len(server.hits_for(gone)) == gone_hits  # a 404 is not asked again
+
+
+def test_add_tries_common_feed_paths_and_says_when_nothing_is_found(
+    server: LocalServer, registry: Path
+) -> None:
+    server.routes["/"] = static(b"<html><body><p>plain</p></body></html>", headers=HTML)
+    assert add(server, "/") == 2  # nothing anywhere: a one-line error, the file untouched
+    assert registry.read_text(encoding="utf-8") == REGISTRY
+    serve_feed(server, page_entries(1), path="/rss.xml")
+    assert add(server, "/", "--name", "common") == 0
+    assert sources_in(registry)[-1]["url"] == server.url("/rss.xml")
