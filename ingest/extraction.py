@@ -159,6 +159,7 @@ def extract_item(item: SourceItem, *, language: bool = True) -> Article:
             url=page_url,
             feed_published=(item.feed_entry or {}).get("published_at"),
             trafilatura_date=str(trafilatura_date) if trafilatura_date else None,
+            text=text,
         ),
         reference_time(item.discovered_at),
     )

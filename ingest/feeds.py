@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
 import json
 import logging
@@ -31,6 +32,17 @@ DOCTYPE_RE = re.compile(
 # billion laughs), no parameter entities, no SYSTEM/PUBLIC (no external fetch or file read).
 SAFE_ENTITY_RE = re.compile(rb'<!ENTITY\s+(?P<name>[A-Za-z_][\w.-]*)\s+"(?P<value>[^"&%<]*)"\s*>')
 XML_DECL_ENCODING_RE = re.compile(rb"""^(<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
+# Characters the surviving internal entities may add to the document when expanded. expat
+# refuses a document that amplifies past its own limits, and feedparser then falls back to its
+# loose parser, which expands entities without any: ten 10,000-character references per item of
+# a 35 kB feed make 20 million characters. A feed with entities has no business near this.
+MAX_ENTITY_EXPANSION = 1_000_000
+ENTITY_REF_RE = re.compile(rb"&([A-Za-z_][\w.-]*);")
+# Numeric character references; those naming a surrogate or a code point XML forbids make
+# expat refuse the document and feedparser's loose parser emit strings no UTF-8 codec accepts.
+CHAR_REF_RE = re.compile(rb"&#(?:[xX]([0-9A-Fa-f]{1,8})|([0-9]{1,10}));")
+# Lone surrogates: json.loads accepts "\udcff", and such a string cannot be stored as UTF-8.
+SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # JSON Feed HTML is cleaned to the article part of what feedparser's sanitiser keeps for RSS and
 # Atom, so both paths emit comparable HTML: no form controls, no style attributes, no dead tags.
 ARTICLE_TAGS = frozenset(
@@ -121,9 +133,62 @@ class ParsedFeed:
     bozo: bool
 
 
+class EntityExpansionError(ValueError):
+    """The feed's internal entities would expand past MAX_ENTITY_EXPANSION characters."""
+
+
 def entry_key(entry: FeedEntry) -> str | None:
     """Identify an entry across polls: the publisher's GUID, else the canonical link."""
     return entry.guid or entry.canonical_link
+
+
+def entry_identity(entry: FeedEntry) -> str | None:
+    """entry_key, else a digest of what the entry says (title, summary, date, author), so an
+    item without GUID or web link is still taken on once; None for an entry that says nothing."""
+    key = entry_key(entry)
+    if key is not None:
+        return key
+    words = (entry.link, entry.title, entry.summary, entry.published_at, entry.author)
+    if not any(words):
+        return None
+    digest = hashlib.sha256("\0".join(w or "" for w in words).encode("utf-8")).hexdigest()
+    return f"content:{digest[:32]}"
+
+
+def scrub_text(value: str) -> str:
+    """Replace lone surrogates with U+FFFD, so the string can be encoded and stored."""
+    return SURROGATE_RE.sub("\ufffd", value) if SURROGATE_RE.search(value) else value
+
+
+def scrub_json(value: Any) -> Any:
+    """Every string in decoded JSON (keys too) with lone surrogates replaced."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, list):
+        return [scrub_json(v) for v in value]
+    if isinstance(value, dict):
+        return {scrub_text(str(k)): scrub_json(v) for k, v in value.items()}
+    return value
+
+
+def replace_bad_char_refs(body: bytes) -> bytes:
+    """Rewrite character references to surrogates and other code points XML forbids as U+FFFD,
+    so one bad reference costs one character instead of every entry of the feed."""
+    if b"&#" not in body:
+        return body
+
+    def fix(match: re.Match[bytes]) -> bytes:
+        hex_digits, decimal = match.groups()
+        code = int(hex_digits, 16) if hex_digits else int(decimal)
+        allowed = (
+            code in (0x9, 0xA, 0xD)
+            or 0x20 <= code <= 0xD7FF
+            or 0xE000 <= code <= 0xFFFD
+            or 0x10000 <= code <= 0x10FFFF
+        )
+        return match.group(0) if allowed else b"&#xFFFD;"
+
+    return CHAR_REF_RE.sub(fix, body)
 
 
 def parse_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
@@ -146,7 +211,7 @@ def is_json_feed(body: bytes, content_type: str | None) -> bool:
 
 def neutralize_doctype(body: bytes) -> bytes:
     """Rewrite the DOCTYPE so no external DTD or entity can be fetched or read from disk."""
-    body = transcode_wide_xml(body)
+    body = replace_bad_char_refs(transcode_wide_xml(body))
     match = FIRST_ELEMENT_RE.search(body)
     end = match.start() if match else len(body)
     prolog, rest = body[:end], body[end:]
@@ -158,12 +223,29 @@ def neutralize_doctype(body: bytes) -> bytes:
             return (decl.group(0) if decl else b"") + rest
         return body
     safe = SAFE_ENTITY_RE.findall(doctype.group("subset") or b"")
+    check_entity_expansion(safe, rest)
     replacement = b""
     if safe:
         # One declaration per line: feedparser's own DOCTYPE pass only sees line-initial ones.
         decls = b"\n".join(b'<!ENTITY %s "%s">' % (name, value) for name, value in safe)
         replacement = b"<!DOCTYPE " + doctype.group("name") + b" [\n" + decls + b"\n]>"
     return prolog[: doctype.start()] + replacement + prolog[doctype.end() :] + rest
+
+
+def check_entity_expansion(entities: list[tuple[bytes, bytes]], document: bytes) -> None:
+    """Refuse a feed whose internal entities would expand past MAX_ENTITY_EXPANSION characters:
+    every reference counted once, in one pass over the document."""
+    if not entities:
+        return
+    sizes = {name: len(value) for name, value in entities}
+    total = 0
+    for match in ENTITY_REF_RE.finditer(document):
+        total += sizes.get(match.group(1), 0)
+        if total > MAX_ENTITY_EXPANSION:
+            raise EntityExpansionError(
+                f"internal entities would expand to more than {MAX_ENTITY_EXPANSION:,} "
+                "characters (quadratic blow-up); refusing the feed"
+            )
 
 
 def transcode_wide_xml(body: bytes) -> bytes:
@@ -217,9 +299,11 @@ def entry_from_feedparser(entry: Any) -> FeedEntry:
 def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     """Parse JSON Feed 1.0/1.1 by hand: feedparser does not read JSON."""
     try:
-        data = json.loads(body.decode("utf-8-sig"))
+        data = scrub_json(json.loads(body.decode("utf-8-sig")))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return ParsedFeed(None, (), f"invalid JSON: {exc}", True)
+    except RecursionError:
+        return ParsedFeed(None, (), "invalid JSON: nested too deeply", True)
     if not isinstance(data, dict):
         return ParsedFeed(None, (), "JSON Feed must be an object", True)
     version = str(data.get("version") or "")
@@ -285,7 +369,7 @@ def clean_text(value: Any) -> str | None:
     """Strip a string field and turn empty or non-string values into None."""
     if not isinstance(value, str):
         return None
-    value = value.strip()
+    value = scrub_text(value.strip())
     return value or None
 
 

@@ -15,7 +15,7 @@ import httpx
 
 from ingest.guard import AddressGuard
 from ingest.politeness import HostGate, PolitenessTimeout, derive_host_key
-from ingest.retries import send_with_retries
+from ingest.retries import Deadline, send_with_retries
 from ingest.robots import (
     ROBOTS_MAX_BYTES,
     RobotsCache,
@@ -24,7 +24,7 @@ from ingest.robots import (
     derive_robots_token,
     interpret_robots_answer,
 )
-from ingest.transport import GuardedTransport, is_guard_refusal
+from ingest.transport import GuardedTransport, is_guard_refusal, request_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ class FetchPolicy:
 
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
+    # One URL's whole fetch, hard: robots.txt, every redirect hop and retry, headers and body
+    # (politeness comes on top: time queued for a slot, and Retry-After waits a server asks for).
     total_timeout: float = 60.0
     max_bytes: int = 10 * 1024 * 1024
     max_decompressed_bytes: int = 40 * 1024 * 1024
@@ -181,8 +183,9 @@ class Fetcher:
     ) -> FetchResult:
         """Fetch a URL following redirects by hand; errors come back as error_class, never raised."""
         attempts: list[FetchAttempt] = []
+        deadline = Deadline(self.policy.total_timeout)
         try:
-            result = self._fetch(url, etag, last_modified, attempts)
+            result = self._fetch(url, etag, last_modified, attempts, deadline)
         except Exception as exc:  # the contract is "never raises"; keep the evidence instead
             logger.exception("unexpected fetch failure for %s", url)
             return self._failure(
@@ -201,7 +204,12 @@ class Fetcher:
         return result
 
     def _fetch(
-        self, url: str, etag: str | None, last_modified: str | None, attempts: list[FetchAttempt]
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        attempts: list[FetchAttempt],
+        deadline: Deadline,
     ) -> FetchResult:
         """Walk the redirect chain by hand, so every hop passes the guard and robots.txt again."""
         headers: dict[str, str] = {}
@@ -221,13 +229,21 @@ class Fetcher:
                 return self._failure(
                     url, current, decision.error_class or "guard_refused", decision.reason, attempts
                 )
-            allowed, crawl_delay = self._robots_verdict(current, attempts)
+            allowed, crawl_delay, failure = self._robots_verdict(current, attempts, deadline)
+            if not allowed and failure:
+                # robots.txt could not be read (host down, 5xx): say that, not "disallowed".
+                error_class, _, detail = failure.partition(": ")
+                return self._failure(url, current, error_class, detail, attempts)
             if not allowed:
                 return self._failure(
                     url, current, "robots_disallowed", "disallowed by robots.txt", attempts
                 )
+            if deadline.expired():
+                return self._failure(url, current, "timeout", self._over_time(), attempts)
             interval = max(self.policy.min_interval, crawl_delay)
-            outcome = self._fetch_with_retries(current, headers, interval, attempts, max_body=None)
+            outcome = self._fetch_with_retries(
+                current, headers, interval, attempts, max_body=None, deadline=deadline
+            )
             if outcome.error_class is not None:
                 return self._failure(
                     url, current, outcome.error_class, outcome.error, attempts, outcome
@@ -312,6 +328,9 @@ class Fetcher:
             not_modified=False,
         )
 
+    def _over_time(self) -> str:
+        return f"total time exceeded {self.policy.total_timeout:g}s"
+
     def _fetch_with_retries(
         self,
         url: str,
@@ -319,11 +338,13 @@ class Fetcher:
         interval: float,
         attempts: list[FetchAttempt],
         max_body: int | None,
+        deadline: Deadline,
     ) -> Outcome:
-        """Retry transient failures with backoff, honouring Retry-After on 429/503."""
+        """Retry transient failures with backoff, honouring Retry-After on 429/503, and never
+        past the URL's deadline."""
 
         def send(retry: int) -> Outcome:
-            outcome = self._attempt(url, headers, retry, interval, max_body)
+            outcome = self._attempt(url, headers, retry, interval, max_body, deadline)
             attempts.append(outcome.attempt)
             return outcome
 
@@ -335,12 +356,23 @@ class Fetcher:
             backoff_base=p.backoff_base,
             backoff_max=p.backoff_max,
             max_retry_after=p.max_retry_after,
+            deadline=deadline,
         )
 
     def _attempt(
-        self, url: str, headers: dict[str, str], retry: int, interval: float, max_body: int | None
+        self,
+        url: str,
+        headers: dict[str, str],
+        retry: int,
+        interval: float,
+        max_body: int | None,
+        deadline: Deadline,
     ) -> Outcome:
-        """Send one GET and read the body under size, decompression and time caps."""
+        """Send one GET and read the body under size, decompression and time caps.
+
+        The deadline bounds every network operation of the request (connect, headers, body),
+        not only the gaps between body chunks; the wait for a politeness slot extends it.
+        """
         p = self.policy
         cap = p.max_bytes if max_body is None else min(max_body, p.max_bytes)
         started_at = format_utc()
@@ -355,9 +387,12 @@ class Fetcher:
             with self.gate.slot(derive_host_key(url), interval) as started:
                 # The logged start is the one the gate spaced, not when we began queueing.
                 started_at = format_utc(started)
+                deadline.extend(time.monotonic() - t0)  # queueing for our turn is not counted
                 t0 = time.monotonic()
-                deadline = t0 + p.total_timeout
-                with self.client.stream("GET", url, headers=headers) as response:
+                with (
+                    request_deadline(deadline.at),
+                    self.client.stream("GET", url, headers=headers) as response,
+                ):
                     status = response.status_code
                     response_headers = {k: response.headers[k] for k in response.headers}
                     if status in REDIRECT_STATUSES or status == 304:
@@ -378,17 +413,15 @@ class Fetcher:
                                 error_class = "decompression_bomb" if encoded else "too_large"
                                 error = f"decoded body exceeds {p.max_decompressed_bytes} bytes"
                                 break
-                            if time.monotonic() > deadline:
-                                error_class, error = (
-                                    "timeout",
-                                    f"total time exceeded {p.total_timeout}s",
-                                )
+                            if deadline.expired():
+                                error_class, error = "timeout", self._over_time()
                                 break
                         downloaded = response.num_bytes_downloaded
         except PolitenessTimeout as exc:
             error_class, error = "politeness_timeout", str(exc)
         except httpx.TimeoutException as exc:
-            error_class, error = "timeout", f"{type(exc).__name__}: {exc}"
+            error_class = "timeout"
+            error = self._over_time() if deadline.expired() else f"{type(exc).__name__}: {exc}"
         except httpx.ConnectError as exc:
             error_class = "guard_refused" if is_guard_refusal(exc) else "connection_error"
             error = str(exc)
@@ -415,17 +448,23 @@ class Fetcher:
             error,
         )
 
-    def _robots_verdict(self, url: str, attempts: list[FetchAttempt]) -> tuple[bool, float]:
-        """Say whether robots.txt lets us fetch the URL, and the crawl delay it asks for."""
+    def _robots_verdict(
+        self, url: str, attempts: list[FetchAttempt], deadline: Deadline
+    ) -> tuple[bool, float, str | None]:
+        """Say whether robots.txt lets us fetch the URL, the crawl delay it asks for, and why
+        not when robots.txt itself could not be read."""
         if not self.policy.respect_robots:
-            return True, 0.0
+            return True, 0.0, None
         origin = derive_origin(url)
         rules = self.robots.lookup(origin) or self.robots.store(
-            origin, self._load_robots(origin, attempts)
+            origin, self._load_robots(origin, attempts, deadline)
         )
-        return rules.judge(url, self.robots_token, self.policy.max_crawl_delay)
+        allowed, delay = rules.judge(url, self.robots_token, self.policy.max_crawl_delay)
+        return allowed, delay, rules.failure
 
-    def _load_robots(self, origin: str, attempts: list[FetchAttempt]) -> RobotsRules:
+    def _load_robots(
+        self, origin: str, attempts: list[FetchAttempt], deadline: Deadline
+    ) -> RobotsRules:
         """Fetch robots.txt, following redirects through the guard, and read the final answer."""
         expires = self.robots.expiry()
         current = f"{origin}/robots.txt"
@@ -433,13 +472,18 @@ class Fetcher:
             if not self.guard.check_url(current).allowed:
                 return RobotsRules(None, False, expires)
             outcome = self._fetch_with_retries(
-                current, {}, self.policy.min_interval, attempts, max_body=ROBOTS_MAX_BYTES
+                current,
+                {},
+                self.policy.min_interval,
+                attempts,
+                max_body=ROBOTS_MAX_BYTES,
+                deadline=deadline,
             )
             location = outcome.headers.get("location")
             if outcome.error_class is None and outcome.status in REDIRECT_STATUSES and location:
                 current = urljoin(current, location.strip())
                 continue
             return interpret_robots_answer(
-                origin, outcome.status, outcome.error_class, outcome.body, expires
+                origin, outcome.status, outcome.error_class, outcome.body, expires, outcome.error
             )
         return RobotsRules(None, True, expires)  # RFC 9309: give up after 5 hops, treat as absent

@@ -46,12 +46,14 @@ def poll_for_run(group_url: str, run_id: str) -> list[str]:
         run_id,
         settings.batch_size,
         poll_config(settings),
+        settings.max_document_bytes,
     )
 
 
 def extract_for_run(batch_url: str) -> str:
     """Extract and tag one staged batch on TRADEWIRE_WORKERS processes (0: every core)."""
-    return extract_staged(batch_url, Settings().workers)
+    settings = Settings()
+    return extract_staged(batch_url, settings.workers, settings.max_document_bytes)
 
 
 def load_for_run(
@@ -78,18 +80,24 @@ def refresh_derived_tables() -> dict[str, int]:
 
 
 def refresh_search_index() -> int:
-    """The BM25 index over titles and texts."""
+    """The BM25 index over titles and texts, rebuilt when articles changed since it was built
+    (-1: it was current). A rebuild an earlier run did not finish is redone here."""
     from transforms.derived import refresh_search
 
-    return refresh_search(Settings().db)
+    return refresh_search(Settings().db, force=False)
 
 
 def publish_snapshot() -> str | None:
-    """The read-only copy analysts keep open, unless TRADEWIRE_SNAPSHOT is off."""
-    from transforms.snapshot import publish_snapshot as publish
+    """The read-only copy analysts keep open, unless TRADEWIRE_SNAPSHOT is off; published when
+    it misses article changes (or is missing), else left as it is."""
+    from transforms.derived import publish_snapshot_if_behind
+    from transforms.snapshot import snapshot_path_for
 
     settings = Settings()
-    return str(publish(settings.db)) if settings.snapshot else None
+    if not settings.snapshot:
+        return None
+    publish_snapshot_if_behind(settings.db, force=False)
+    return str(snapshot_path_for(settings.db))
 
 
 def retag_stored() -> dict[str, int]:

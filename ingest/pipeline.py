@@ -23,7 +23,7 @@ import duckdb
 from ingest.extraction import add_language
 from ingest.folder import FolderScan, document_kind, scan_folder
 from ingest.localfiles import DEFAULT_MAX_DOCUMENT_BYTES
-from ingest.pool import MIN_POOL_ITEMS, START_METHOD, batched, map_in_pool, worker_count
+from ingest.pool import MIN_POOL_ITEMS, START_METHOD, batched, map_in_workers, worker_count
 from ingest.records import SourceItem
 from ingest.staging import keep_pending, pending_batches, read_pending, remove_pending
 from ingest.workers import process_chunk, warm_worker
@@ -236,7 +236,7 @@ def tag_stream(
         return
     extract = partial(process_chunk, language=False, max_bytes=max_bytes)
     lean = partial(warm_worker, language=False)
-    pooled = map_in_pool(
+    pooled = map_in_workers(
         extract, chain(head, stream), workers, initializer=lean, start_method=start_method
     )
     for tagged in pooled:
@@ -266,10 +266,11 @@ def land(
         except DatabaseBusyError as exc:
             if keep_root is None:
                 raise
-            kept = [keep_pending(keep_root, run, group)]
+            database = str(db_path.resolve())
+            kept = [keep_pending(keep_root, database, run, group)]
             count = len(group)
             for rest in groups if keep_rest else ():
-                kept.append(keep_pending(keep_root, run, rest))
+                kept.append(keep_pending(keep_root, database, run, rest))
                 count += len(rest)
             raise DatabaseBusyError(
                 f"{exc}. The {count} extracted articles not landed are kept in "
@@ -282,7 +283,7 @@ def land_pending(db_path: Path, keep_root: str) -> LoadCounts:
     """Land what earlier runs extracted but could not land (the file was locked), each under
     the run that extracted it, then drop the kept files. A still-locked file raises as usual."""
     total = LoadCounts()
-    for url in pending_batches(keep_root):
+    for url in pending_batches(keep_root, str(db_path.resolve())):
         kept = read_pending(url)
         if kept is None:
             continue

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from ingest.entries import FEED_ENTRY_KIND
-from ingest.feeds import FeedEntry, entry_key, parse_feed
+from ingest.feeds import FeedEntry, entry_identity, parse_feed
 from ingest.fetch import Fetcher, FetchPolicy, FetchResult, validators_trustworthy
 from ingest.pageretries import read_pending_pages, retry_due
 from ingest.rawstore import put_raw, raw_path
@@ -71,7 +71,9 @@ def poll_config(settings: Settings, extra_hosts: Iterable[str] = ()) -> PollConf
         contact_url=settings.contact_url,
         state_dir=settings.state_dir / "fetch",
         raw_dir=settings.raw_dir,
-        policy=FetchPolicy(min_interval=settings.fetch_min_interval),
+        policy=FetchPolicy(
+            min_interval=settings.fetch_min_interval, total_timeout=settings.fetch_total_timeout
+        ),
         allowed_hosts=split_hosts([*split_hosts(settings.allowed_hosts), *extra_hosts]),
         page_retry_minutes=settings.page_retry_minutes,
     )
@@ -377,15 +379,24 @@ class FeedPoller:
     def select_new(
         self, spec: SourceSpec, entries: Sequence[FeedEntry]
     ) -> list[tuple[str, FeedEntry]]:
-        """Entries never taken on (by GUID in this feed, else by link) and not duplicates of a
-        known article; duplicates and link-less entries are recorded as outcomes."""
+        """Entries never taken on (by GUID in this feed, else by link, else by what they say)
+        and not duplicates of a known article; duplicates and empty entries are recorded as
+        outcomes. Entries without a web link are new too: they land from the feed's words."""
         known = known_entry_keys(self.db_path, spec.name)
         candidates: list[tuple[str, FeedEntry]] = []
+        empty = 0
         for entry in entries:
-            key = entry_key(entry)
-            if key is None or key in known or (spec.name, key) in self._run_keys:
-                continue  # unidentifiable, or already taken on: not a discovery
+            key = entry_identity(entry)
+            if key is None:
+                empty += 1
+                key = f"empty:{empty}"  # one outcome row per empty item, stable in this feed
+            if key in known or (spec.name, key) in self._run_keys:
+                continue  # already taken on: not a discovery
             self._run_keys.add((spec.name, key))
+            if key.startswith("empty:"):
+                reason = "empty_entry: no GUID, link, title or summary"
+                self._outcome(spec, key, entry, SKIPPED, reason)
+                continue
             candidates.append((key, entry))
         landed = known_canonicals(
             self.db_path, (e.canonical_link for _, e in candidates if e.canonical_link)
@@ -394,7 +405,7 @@ class FeedPoller:
         for key, entry in candidates:
             canonical = entry.canonical_link
             if canonical is None:
-                self._outcome(spec, key, entry, SKIPPED, "no_link: entry has no http(s) link")
+                new.append((key, entry))  # nothing to fetch: lands from the feed's own words
             elif canonical in landed or canonical in self._run_canonicals:
                 self._outcome(spec, key, entry, DUPLICATE, "same canonical URL as a known article")
             else:
@@ -406,7 +417,9 @@ class FeedPoller:
         self, spec: SourceSpec, fetcher: Fetcher, key: str, entry: FeedEntry
     ) -> SourceItem:
         """Fetch an entry's page into the raw store; a failed fetch still yields the entry."""
-        assert entry.link is not None and entry.canonical_link is not None
+        if entry.canonical_link is None:
+            return self.linkless_item(spec, key, entry)
+        assert entry.link is not None
         result = fetcher.fetch(entry.link)
         self.records.fetch_log.extend(log_rows(spec.name, result))
         feed_entry = {**asdict(entry), "entry_key": key}
@@ -436,6 +449,25 @@ class FeedPoller:
             raw_hash=hashlib.sha256(entry_bytes).hexdigest(),
             fetch_error=failure_reason(result),
             **common,
+        )
+
+    def linkless_item(self, spec: SourceSpec, key: str, entry: FeedEntry) -> SourceItem:
+        """An entry without an http(s) link: nothing to fetch, so it lands from its summary.
+
+        Its location is a URN of the feed and the entry's key, so its article id is stable.
+        """
+        feed_entry = {**asdict(entry), "entry_key": key}
+        entry_bytes = json.dumps(feed_entry, sort_keys=True, ensure_ascii=False).encode()
+        scope = hashlib.sha256(f"{spec.name}\0{key}".encode()).hexdigest()[:32]
+        return SourceItem(
+            source=spec.name,
+            location=f"urn:tradewire:feed-entry:{scope}",
+            kind=FEED_ENTRY_KIND,
+            raw_hash=hashlib.sha256(entry_bytes).hexdigest(),
+            url=None,
+            discovered_at=utc_now().isoformat(),
+            feed_entry=feed_entry,
+            fetch_error="no_link: entry has no http(s) link",
         )
 
     def _outcome(
@@ -500,14 +532,17 @@ def interval_of(spec: SourceSpec) -> int:
     return spec.poll_interval_minutes or DEFAULT_POLL_INTERVAL_MINUTES
 
 
-def folder_state(folder: str, new: int) -> SourceState:
-    """A `sources` row for a folder source: always due, nothing fetched."""
+def folder_state(folder: str, new: int, error: str | None = None) -> SourceState:
+    """A `sources` row for a folder source: always due, nothing fetched; `error` when the folder
+    could not be read or held no documents."""
     now = utc_now().isoformat()
     return SourceState(
         name=folder,
         kind="folder",
         location=folder,
-        last_status="ok",
+        last_status="failed" if error else "ok",
+        last_error=error,
+        consecutive_failures=1 if error else 0,
         last_polled_at=now,
         next_due_at=now,
         last_new_entries=new,

@@ -47,7 +47,7 @@ def pool_context(start_method: str = START_METHOD) -> BaseContext:
     return multiprocessing.get_context(start_method if start_method in methods else None)
 
 
-def map_in_pool(
+def map_in_workers(
     fn: Callable[[Sequence[SourceItem]], list[R]],
     items: Iterable[SourceItem],
     workers: int,
@@ -73,27 +73,27 @@ def map_in_pool(
     if forked:
         # Loaded before forking, the models are shared copy-on-write instead of built per worker.
         warm_worker()
-    in_pool_limit = (workers - 1) * LOOKAHEAD_PER_WORKER
+    in_workers_limit = (workers - 1) * LOOKAHEAD_PER_WORKER
     pending: deque[Future[list[R]] | list[R]] = deque()
-    in_pool = 0
+    in_workers = 0
     exhausted = False
     pool = ProcessPoolExecutor(workers - 1, mp_context=context, initializer=initializer)
     try:
         if not forked:
             warm_worker()  # while the spawned workers start and warm up in parallel
         while True:
-            while not exhausted and in_pool < in_pool_limit:
+            while not exhausted and in_workers < in_workers_limit:
                 task = next(tasks, [])  # batched never yields an empty list
                 if not task:
                     exhausted = True
                 else:
                     pending.append(pool.submit(fn, task))
-                    in_pool += 1
+                    in_workers += 1
             if not pending:
                 return
             head = pending[0]
             busy = isinstance(head, Future) and not head.done()
-            if busy and not exhausted and len(pending) - in_pool < LOCAL_AHEAD:
+            if busy and not exhausted and len(pending) - in_workers < LOCAL_AHEAD:
                 task = next(tasks, [])
                 if not task:
                     exhausted = True
@@ -102,7 +102,7 @@ def map_in_pool(
                 continue
             pending.popleft()
             if isinstance(head, Future):
-                in_pool -= 1
+                in_workers -= 1
                 yield from head.result()
             else:
                 yield from head

@@ -41,8 +41,3 @@ def put_raw(root: str | os.PathLike[str], data: bytes) -> str:
         Path(tmp).unlink(missing_ok=True)
         raise
     return sha
-
-
-def get_raw(root: str | os.PathLike[str], sha: str) -> bytes:
-    """The stored page bytes, uncompressed."""
-    return gzip.decompress(raw_path(root, sha).read_bytes())

@@ -68,6 +68,42 @@ def read_retry_after(answer: Answer) -> float | None:
     return parse_retry_after(answer.headers.get("retry-after"))
 
 
+class Deadline:
+    """A hard limit on the time one URL may take, across its redirects, retries and robots.txt.
+
+    Time spent queueing for a politeness slot is not the server's doing, so `extend` moves the
+    limit out by it: a URL holds a run for at most `seconds` of network time plus politeness.
+    """
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.at = clock() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left; zero or less once the limit has passed."""
+        return self.at - self.clock()
+
+    def expired(self) -> bool:
+        """Say whether the limit has passed."""
+        return self.remaining() <= 0
+
+    def extend(self, seconds: float) -> None:
+        """Move the limit out by time that does not count (waiting for our turn at a host)."""
+        if seconds > 0:
+            self.at += seconds
+
+
+class stop_at_deadline(tenacity.stop.stop_base):  # noqa: N801 - named like tenacity's own stops
+    """Stop when the next attempt could not start before the deadline, after its wait."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self.deadline.remaining() <= retry_state.upcoming_sleep
+
+
 def backoff_wait(base: float, cap: float) -> tenacity.wait_exponential_jitter:
     """Exponential backoff with up to `base` of jitter on top, so many workers' retries spread out."""
     return tenacity.wait_exponential_jitter(multiplier=base, max=cap, jitter=base)
@@ -81,8 +117,14 @@ def send_with_retries(
     backoff_base: float,
     backoff_max: float,
     max_retry_after: float,
+    deadline: Deadline | None = None,
 ) -> AnswerT:
-    """Call send(retry) until its answer is final or attempts run out, so blips do not cost a run."""
+    """Call send(retry) until its answer is final or attempts run out, so blips do not cost a run.
+
+    With a deadline, no attempt starts (and no backoff begins) that would end past it: a URL
+    that times out is not retried into a second or third full timeout. A Retry-After wait the
+    server asked for (within max_retry_after) is politeness and moves the deadline out by itself.
+    """
     # Temporary failures (timeouts, connection errors, 429, 5xx) back off, or wait exactly the
     # Retry-After a 429/503 asks for; asked for more than max_retry_after we stop instead, since
     # waiting less than asked would be rude. The last answer is returned; exceptions propagate.
@@ -112,7 +154,11 @@ def send_with_retries(
 
     def wait(state: tenacity.RetryCallState) -> float:
         asked = read_retry_after(answer_of(state))
-        return asked if asked is not None else backoff(state)
+        if asked is None:
+            return backoff(state)  # our own choice of wait: it spends the URL's time
+        if deadline is not None:
+            deadline.extend(asked)  # the server's, like politeness: it comes on top
+        return asked
 
     def log_retry(state: tenacity.RetryCallState) -> None:
         logger.info(
@@ -129,8 +175,11 @@ def send_with_retries(
         logger.debug("%s: attempts exhausted after %d", url, state.attempt_number)
         return answer_of(state)
 
+    stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(max_attempts)
+    if deadline is not None:
+        stop = stop | stop_at_deadline(deadline)
     retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(max_attempts),
+        stop=stop,
         wait=wait,
         retry=should_retry,
         before_sleep=log_retry,

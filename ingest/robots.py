@@ -22,6 +22,9 @@ class RobotsRules:
     parser: Protego | None
     allow_all: bool
     expires_at: float
+    # Why nothing may be fetched when robots.txt itself could not be read: "<class>: <detail>"
+    # (the host unreachable, robots.txt answering 5xx), so a refusal names its real cause.
+    failure: str | None = None
 
     def judge(self, url: str, token: str, max_crawl_delay: float) -> tuple[bool, float]:
         """Say whether the rules let `token` fetch the URL, and the crawl delay they ask for."""
@@ -67,7 +70,12 @@ def derive_origin(url: str) -> str:
 
 
 def interpret_robots_answer(
-    origin: str, status: int | None, error_class: str | None, body: bytes | None, expires_at: float
+    origin: str,
+    status: int | None,
+    error_class: str | None,
+    body: bytes | None,
+    expires_at: float,
+    error: str | None = None,
 ) -> RobotsRules:
     """Turn a final robots.txt answer into rules: 4xx means none, 5xx or silence means stay away."""
     if error_class == "too_large":
@@ -75,11 +83,17 @@ def interpret_robots_answer(
         return RobotsRules(None, True, expires_at)
     if error_class is not None or status is None:
         logger.info("robots.txt of %s unreachable (%s); not fetching there", origin, error_class)
-        return RobotsRules(None, False, expires_at)
+        failure = f"{error_class or 'connection_error'}: robots.txt of {origin} unreachable"
+        return RobotsRules(None, False, expires_at, f"{failure} ({error})" if error else failure)
     if 200 <= status < 300:
         text = (body or b"").decode("utf-8", "replace")
         return RobotsRules(Protego.parse(text), True, expires_at)
     if 400 <= status < 500 and status != 429:
         return RobotsRules(None, True, expires_at)
     logger.info("robots.txt of %s answered HTTP %s; not fetching there", origin, status)
-    return RobotsRules(None, False, expires_at)
+    return RobotsRules(
+        None,
+        False,
+        expires_at,
+        f"robots_disallowed: robots.txt of {origin} answered HTTP {status} (RFC 9309: stay away)",
+    )

@@ -16,11 +16,13 @@ from functools import reduce
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ingest.localfiles import DEFAULT_MAX_DOCUMENT_BYTES
 from ingest.pipeline import (
     RunSummary,
     Tally,
     finish_pipeline,
     land,
+    land_pending,
     open_discovery,
     tag_stream,
 )
@@ -67,6 +69,7 @@ def poll_to_staging(
     run_id: str,
     batch_size: int,
     config: PollConfig,
+    max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
 ) -> list[str]:
     """Discover one host group's new documents as batches; its tally (counts and poll records)
     is staged beside them for the load task, the only one that writes DuckDB."""
@@ -77,7 +80,7 @@ def poll_to_staging(
     ]
     folders = [s.location for s in specs if s.kind == "folder"]
     feeds = [s for s in specs if is_web_kind(s.kind)]
-    with open_discovery(folders, feeds, db_path, config) as discovery:
+    with open_discovery(folders, feeds, db_path, config, max_bytes) as discovery:
         stage = f"discovered-g{group:04d}"
         urls = [
             write_jsonl(batch_url(staging_root, run_id, stage, i), (asdict(x) for x in batch))
@@ -95,13 +98,15 @@ def poll_to_staging(
     return urls
 
 
-def extract_staged(url: str, workers: int) -> str:
+def extract_staged(url: str, workers: int, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES) -> str:
     """Extract and tag one staged batch on `workers` processes; returns the tagged batch's URL.
 
     Forked, not spawned: a spawned worker would import Airflow again as the task's main module.
     """
     items = [SourceItem(**row) for row in read_jsonl(url)]
-    tagged = tag_stream(items, min(worker_count(workers), len(items)), start_method="fork")
+    tagged = tag_stream(
+        items, min(worker_count(workers), len(items)), start_method="fork", max_bytes=max_bytes
+    )
     out = url.replace("/discovered-", "/tagged-")
     return write_jsonl(out, (asdict(t) for t in tagged))
 
@@ -121,16 +126,17 @@ def load_staged(
     trigger: str,
     staging_root: str,
 ) -> RunSummary:
-    """Land every tagged batch of a run, close the run and clean its staging files."""
+    """Land every tagged batch of a run, close the run and clean its staging files.
+
+    Landings earlier runs could not make (the file was locked) land first; if the file is
+    locked now, what this run staged is kept the same way for the next run.
+    """
     tallies = [
         Tally.from_rows(list(read_jsonl(url))) for url in run_files(staging_root, run_id, "tally")
     ]
-    counts = land(db_path, read_tagged(urls), run_id)
-    summary = finish_pipeline(
-        db_path,
-        RunInfo(run_id, started_at, trigger),
-        reduce(Tally.__add__, tallies, Tally()),
-        counts,
-    )
+    run = RunInfo(run_id, started_at, trigger)
+    land_pending(db_path, staging_root)
+    counts = land(db_path, read_tagged(urls), run, keep_root=staging_root, keep_rest=True)
+    summary = finish_pipeline(db_path, run, reduce(Tally.__add__, tallies, Tally()), counts)
     remove_run(staging_root, run_id)
     return summary

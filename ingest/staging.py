@@ -7,10 +7,13 @@ several machines, which is why nothing here uses plain open() on a local path.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import fsspec
+
+logger = logging.getLogger(__name__)
 
 
 def batch_url(staging_root: str, run_id: str, stage: str, index: int) -> str:
@@ -25,7 +28,13 @@ def write_jsonl(url: str, rows: Iterable[dict[str, Any]]) -> str:
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     with fs.open(path, "w", encoding="utf-8") as handle:
         for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False))
+            line = json.dumps(row, ensure_ascii=False)
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError:
+                # A lone surrogate: escaped, it round-trips, and the landing makes it an error row.
+                line = json.dumps(row)
+            handle.write(line)
             handle.write("\n")
     return url
 
@@ -51,3 +60,64 @@ def run_files(staging_root: str, run_id: str, stage: str) -> list[str]:
     folder = batch_url(staging_root, run_id, "x", 0).rsplit("/", 1)[0]
     fs, path = fsspec.core.url_to_fs(folder)
     return sorted(fs.unstrip_protocol(p) for p in fs.glob(f"{path}/{stage}-*.jsonl"))
+
+
+# Landings a locked database file refused, kept for the next run (see ingest/pipeline.py land).
+PENDING = "pending"
+
+
+def pending_folder(staging_root: str, database: str) -> str:
+    """Where refused landings for one database wait, under the staging root: every run that
+    lands into that database looks there first (and no run into another one does)."""
+    import hashlib
+
+    scope = hashlib.sha256(database.encode("utf-8", "backslashreplace")).hexdigest()[:16]
+    return f"{staging_root.rstrip('/')}/{PENDING}/{scope}"
+
+
+def keep_pending(staging_root: str, database: str, run: Any, rows: Iterable[Any]) -> str:
+    """Keep one refused landing: a header row naming its run, then its tagged articles."""
+    from dataclasses import asdict
+
+    header = {
+        "run_id": run.run_id,
+        "started_at": run.started_at.isoformat(),
+        "trigger": run.trigger,
+        "database": database,
+    }
+    safe_run = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run.run_id)
+    fs, folder = fsspec.core.url_to_fs(pending_folder(staging_root, database))
+    index = len(fs.glob(f"{folder}/{safe_run}-*.jsonl")) if fs.exists(folder) else 0
+    url = f"{pending_folder(staging_root, database)}/{safe_run}-{index:05d}.jsonl"
+    # Written aside, then renamed: a run killed while keeping leaves no half file to trip on.
+    write_jsonl(f"{url}.part", [{"run": header}, *(asdict(r) for r in rows)])
+    fs.mv(fsspec.core.url_to_fs(f"{url}.part")[1], fsspec.core.url_to_fs(url)[1])
+    return url
+
+
+def pending_batches(staging_root: str, database: str) -> list[str]:
+    """URLs of the landings kept for this database, oldest run first."""
+    fs, folder = fsspec.core.url_to_fs(pending_folder(staging_root, database))
+    if not fs.exists(folder):
+        return []
+    return sorted(fs.unstrip_protocol(p) for p in fs.glob(f"{folder}/*.jsonl"))
+
+
+def read_pending(url: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """A kept landing's run (run_id, started_at, trigger) and its tagged-article rows; None
+    (and the file set aside as .bad) when it cannot be read back."""
+    try:
+        head, *rows = list(read_jsonl(url))
+        return dict(head["run"]), rows
+    except (ValueError, KeyError, TypeError) as exc:
+        fs, path = fsspec.core.url_to_fs(url)
+        fs.mv(path, f"{path}.bad")
+        logger.warning("kept landing %s is unreadable (%s); set aside as %s.bad", url, exc, url)
+        return None
+
+
+def remove_pending(url: str) -> None:
+    """Drop a kept landing once it has landed (another process may have got there first)."""
+    fs, path = fsspec.core.url_to_fs(url)
+    if fs.exists(path):
+        fs.rm(path)

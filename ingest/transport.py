@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -44,6 +46,69 @@ def translate_errors(request: httpx.Request) -> Iterator[None]:
             if isinstance(exc, source):
                 raise target(str(exc), request=request) from exc
         raise
+
+
+# The monotonic time by which the current request must be over (set by the fetcher around each
+# request). httpx and httpcore only know per-operation timeouts: a server that trickles its
+# headers a byte a second never trips a 20 s read timeout. Every read, write and connect of a
+# connection made here is cut to the time left, so the limit holds in every phase.
+REQUEST_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "tradewire_request_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def request_deadline(at: float | None) -> Iterator[None]:
+    """Bound every network operation in the block by the monotonic time `at`."""
+    token = REQUEST_DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        REQUEST_DEADLINE.reset(token)
+
+
+class DeadlineExceeded(httpcore.ReadTimeout):
+    """The request's total time ran out (a ReadTimeout to httpcore, so it drops the connection)."""
+
+
+def bounded_timeout(timeout: float | None) -> float | None:
+    """The operation's own timeout, cut to what the request's deadline leaves; raises when none."""
+    at = REQUEST_DEADLINE.get()
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise DeadlineExceeded("total time for the request exceeded")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A connection whose reads and writes never run past the current request's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self.stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, bounded_timeout(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, bounded_timeout(timeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return DeadlineStream(
+            self.stream.start_tls(ssl_context, server_hostname, bounded_timeout(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.stream.get_extra_info(info)
 
 
 class RefusedConnection(httpcore.ConnectError):
@@ -87,9 +152,10 @@ class GuardedNetworkBackend(httpcore.NetworkBackend):
         last_error: Exception | None = None
         for address in addresses:
             try:
-                return self.dialer.connect_tcp(
-                    address, port, timeout, local_address, socket_options
+                stream = self.dialer.connect_tcp(
+                    address, port, bounded_timeout(timeout), local_address, socket_options
                 )
+                return DeadlineStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 logger.debug("connecting to %s (%s) port %d failed: %s", host, address, port, exc)
                 last_error = exc

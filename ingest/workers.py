@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from trafilatura.meta import reset_caches
 
-from ingest.entries import extract_document
-from ingest.extraction import detect_language
+from ingest.entries import FEED_ENTRY_KIND, extract_document
+from ingest.extraction import detect_language, error_article
+from ingest.localfiles import DEFAULT_MAX_DOCUMENT_BYTES, check_document, stat_fingerprint
 from ingest.records import SourceItem
 from transforms.heap import trim_heap
 from transforms.minhash import compute_signature
@@ -56,11 +58,38 @@ def tag_articles(articles: Iterable[Article]) -> list[TaggedArticle]:
     ]
 
 
-def process_chunk(items: Sequence[SourceItem], language: bool = True) -> list[TaggedArticle]:
+def guarded_extract(
+    item: SourceItem, *, language: bool = True, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES
+) -> Article:
+    """Extract one item, unless its document cannot be read within the limits.
+
+    Such a document becomes an error row naming why (too large, a decompression bomb, not
+    gzip, unreadable; or an error discovery already found), fingerprinted so the next run
+    skips it until it changes. A fetched page over the limit lands from its feed entry instead.
+    """
+    if item.kind == FEED_ENTRY_KIND:
+        return extract_document(item, language=language)
+    problem = item.fetch_error if item.feed_entry is None else None
+    problem = problem or check_document(item.location, max_bytes)
+    if problem is None:
+        return extract_document(item, language=language)
+    if item.feed_entry is not None:
+        return extract_document(replace(item, kind=FEED_ENTRY_KIND, fetch_error=problem))
+    fingerprint = item.raw_hash or stat_fingerprint(item.location)
+    return error_article(replace(item, raw_hash=fingerprint), problem)
+
+
+def process_chunk(
+    items: Sequence[SourceItem],
+    language: bool = True,
+    max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+) -> list[TaggedArticle]:
     """Pool task: extract and tag where the page is, so only finished rows return to the parent.
 
-    language=False leaves language detection to the process that lands the rows.
+    language=False leaves language detection to the process that lands the rows; max_bytes is
+    the document limit (TRADEWIRE_MAX_DOCUMENT_BYTES).
     """
-    tagged = tag_articles([extract_document(item, language=language) for item in items])
+    articles = [guarded_extract(i, language=language, max_bytes=max_bytes) for i in items]
+    tagged = tag_articles(articles)
     release_caches(len(items))
     return tagged

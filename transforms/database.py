@@ -59,7 +59,7 @@ def open_connection(
         retry=retry_if_exception(_is_lock_conflict),
         stop=stop_after_delay(budget),
         wait=wait_random_exponential(multiplier=0.02, max=0.5),
-        before_sleep=_log_wait,
+        before_sleep=LockWaitLog(db_path, budget, read_only),
         reraise=True,
     )
     try:
@@ -68,16 +68,50 @@ def open_connection(
         if not _is_lock_conflict(exc):
             raise
         raise DatabaseBusyError(
-            f"{db_path} stayed locked by another process for {budget:.0f}s; "
+            f"{db_path} stayed locked by {lock_holder(exc)} for {budget:.0f}s; "
             "retry later or raise TRADEWIRE_LOCK_WAIT_SECONDS"
         ) from exc
 
 
-def _log_wait(state: RetryCallState) -> None:
-    """Say once a second or so that this process waits for the lock, and what holds it."""
-    if state.attempt_number == 1 or state.attempt_number % 10 == 0:
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_holder(exc: BaseException | None) -> str:
+    """Who holds the file lock, from DuckDB's message: "PID 4875 (/usr/bin/python3.11)"."""
+    match = _HOLDER.search(str(exc or ""))
+    if match is None:
+        return "another process"
+    return f"PID {match['pid']} ({match['program']})"
+
+
+class LockWaitLog:
+    """Say, as a warning a user sees, that this process waits for the lock and who holds it:
+    once the wait passes a second (a landing holds the lock for less), then every ~10 s, so a
+    writer stalled by a reader is never silent."""
+
+    AFTER = 1.0
+    EVERY = 10.0
+
+    def __init__(self, db_path: Path, budget: float, read_only: bool) -> None:
+        self.db_path = db_path
+        self.budget = budget
+        self.role = "reader" if read_only else "writer"
+        self.last: float | None = None
+
+    def __call__(self, state: RetryCallState) -> None:
+        waited = state.seconds_since_start or 0.0
+        if waited < self.AFTER or (self.last is not None and waited - self.last < self.EVERY):
+            return
+        self.last = waited
         exc = state.outcome.exception() if state.outcome else None
-        logger.info("waiting for the DuckDB file lock: %s", str(exc).splitlines()[0] if exc else "")
+        logger.warning(
+            "%s waiting for the DuckDB file lock on %s, held by %s (waited %.0fs of up to %.0fs)",
+            self.role,
+            self.db_path,
+            lock_holder(exc),
+            waited,
+            self.budget,
+        )
 
 
 @contextmanager
@@ -152,12 +186,3 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
             raise
         applied.append(name)
     return applied
-
-
-def schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
-    """Name of the newest applied migration, or None on an empty database."""
-    try:
-        row = con.execute("SELECT max(name) FROM schema_migrations").fetchone()
-    except duckdb.CatalogException:
-        return None
-    return row[0] if row else None

@@ -97,23 +97,88 @@ def measure_freshness(db_path: Path, window: timedelta) -> Freshness:
     return Freshness(int(count), p50, p95, worst)
 
 
-def refresh_search(db_path: Path) -> int:
-    """Rebuild the full-text index (DuckDB's fts has no incremental update); 0 if unavailable."""
-    from transforms.search import SearchUnavailableError, refresh_search_index
+# derived_state names of the refreshes that rebuild whole things: the search index and the
+# snapshot. Their watermark is the latest article change they include, so a refresh killed or
+# failed part-way is simply behind, and the next one (any run, `tradewire refresh`) redoes it.
+SEARCH_INDEX = "search_index"
+SNAPSHOT = "snapshot"
+
+
+def latest_change(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """The latest articles.ingested_at / retagged_at: what a refresh must have caught up with."""
+    row = con.execute(f"SELECT max({_CHANGED_AT}) FROM articles").fetchone()
+    return row[0] if row else None
+
+
+def watermark(con: duckdb.DuckDBPyConnection, name: str) -> datetime | None:
+    """How far the named refresh has caught up; None if it never completed."""
+    row = con.execute("SELECT watermark FROM derived_state WHERE name = ?", [name]).fetchone()
+    return row[0] if row else None
+
+
+def set_watermark(con: duckdb.DuckDBPyConnection, name: str, value: datetime) -> None:
+    """Record that the named refresh completed up to `value`."""
+    con.execute(
+        "INSERT INTO derived_state VALUES (?, ?, now()) ON CONFLICT (name) DO UPDATE "
+        "SET watermark = excluded.watermark, refreshed_at = excluded.refreshed_at",
+        [name, value],
+    )
+
+
+def is_behind(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Say whether articles changed after the named refresh last completed."""
+    latest = latest_change(con)
+    done = watermark(con, name)
+    return latest is not None and (done is None or done < latest)
+
+
+def refresh_search(db_path: Path, *, force: bool = True) -> int:
+    """Rebuild the full-text index (DuckDB's fts has no incremental update); 0 if unavailable.
+
+    force=False skips the rebuild when the index already holds every article change (-1).
+    """
+    from transforms.search import SearchUnavailableError, has_search_index, refresh_search_index
 
     with connect(db_path, read_only=False) as con:
+        latest = latest_change(con)
+        if not force and has_search_index(con) and not is_behind(con, SEARCH_INDEX):
+            return -1
         try:
-            return refresh_search_index(con)
+            rows = refresh_search_index(con)
         except SearchUnavailableError:
             return 0
+        if latest is not None:
+            set_watermark(con, SEARCH_INDEX, latest)
+        return rows
 
 
-def refresh_after_load(db_path: Path, *, snapshot: bool) -> dict[str, int]:
-    """Everything downstream of a load, for runs outside Airflow (the transforms DAG splits it)."""
-    from transforms.snapshot import publish_snapshot
+def publish_snapshot_if_behind(db_path: Path, *, force: bool = True) -> Path | None:
+    """Publish the snapshot (force), or only when it misses article changes or is missing."""
+    from transforms.snapshot import publish_snapshot, snapshot_path_for
 
+    with connect(db_path, read_only=False) as con:
+        latest = latest_change(con)
+        behind = is_behind(con, SNAPSHOT) or not snapshot_path_for(db_path).exists()
+    if not force and not behind:
+        return None
+    path = publish_snapshot(db_path)
+    if latest is not None:
+        # After the rename: a snapshot killed half-way is never marked done.
+        with connect(db_path, read_only=False) as con:
+            set_watermark(con, SNAPSHOT, latest)
+    return path
+
+
+def refresh_after_load(db_path: Path, *, snapshot: bool, force: bool = False) -> dict[str, int]:
+    """Everything downstream of a load, for runs outside Airflow (the transforms DAG splits it).
+
+    Each part runs when it is behind the articles (force: always), so a refresh that was killed
+    or failed is redone by the next run even when that run lands nothing new.
+    """
     out = refresh_derived(db_path)
-    out["search_index_rows"] = refresh_search(db_path)
+    out["search_index_rows"] = refresh_search(db_path, force=force)
     if snapshot:
-        publish_snapshot(db_path)
+        out["snapshot_published"] = int(
+            publish_snapshot_if_behind(db_path, force=force) is not None
+        )
     return out

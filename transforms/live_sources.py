@@ -24,6 +24,7 @@ from transforms.pollrecords import (
     terminal_state,
 )
 from transforms.records import Article, TaggedArticle
+from transforms.storable import scrub
 
 _S = pa.string()
 _TS = pa.timestamp("us", tz="UTC")
@@ -149,6 +150,10 @@ def land_outcomes(
     """Remember each entry (so later polls skip it) and record its URL's terminal state."""
     if not outcomes:
         return
+    # Sources clean what they read; scrubbed again here so no string can fail the landing.
+    outcomes = [
+        replace(o, feed_entry=scrub(o.feed_entry), reason=scrub(o.reason)) for o in outcomes
+    ]
     entries = pa.Table.from_pylist(  # noqa: F841 - read by DuckDB by name
         [
             {
@@ -204,7 +209,7 @@ def land_outcomes(
 def land_poll_records(con: duckdb.DuckDBPyConnection, records: PollRecords, run_id: str) -> None:
     """Land a poll's source states, requests and non-article outcomes in one transaction."""
     log = pa.Table.from_pylist(  # noqa: F841 - read by DuckDB by name
-        [{"run_id": run_id, **asdict(r)} for r in records.fetch_log], schema=_FETCH_SCHEMA
+        [scrub({"run_id": run_id, **asdict(r)}) for r in records.fetch_log], schema=_FETCH_SCHEMA
     )
     con.execute("BEGIN TRANSACTION")
     try:
@@ -224,7 +229,7 @@ def land_poll_records(con: duckdb.DuckDBPyConnection, records: PollRecords, run_
 
 def upsert_source(con: duckdb.DuckDBPyConnection, state: SourceState) -> None:
     """One `sources` row per name; the newest poll's state replaces the last."""
-    values: dict[str, Any] = asdict(state)
+    values: dict[str, Any] = scrub(asdict(state))
     columns = ", ".join(_SOURCE_COLUMNS)
     marks = ", ".join("?" for _ in _SOURCE_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _SOURCE_COLUMNS if c != "name")

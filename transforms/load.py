@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from transforms.schema import (
     insert_columns,
     insert_select,
 )
+from transforms.storable import find_unencodable, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +59,44 @@ class RunInfo:
     trigger: str = "cli"
 
 
+# ingest_runs.status: a row is "running" from the run's first landing until it finishes;
+# a later run marks the rows of dead processes on this host "interrupted".
+RUNNING, FINISHED, FAILED, INTERRUPTED = "running", "finished", "failed", "interrupted"
+HOST = socket.gethostname()
+
+
+def storable(tagged: TaggedArticle) -> TaggedArticle:
+    """The article, or an error row in its place when one of its strings cannot be stored.
+
+    Sources clean what they read (feeds replace lone surrogates, folders refuse undecodable
+    file names); this is the landing's own guard, so one bad string never fails a batch.
+    """
+    article = tagged.article
+    field_name = next(
+        (name for name in _ARTICLE_FIELDS if find_unencodable(getattr(article, name), name)),
+        None,
+    )
+    if field_name is None:
+        return tagged
+    logger.warning("%s: %s holds text that cannot be stored", scrub(article.location), field_name)
+    failed = replace(
+        article,
+        source=scrub(article.source),
+        location=scrub(article.location),
+        url=scrub(article.url) if article.url else None,
+        raw_hash=scrub(article.raw_hash),
+        feed_entry=scrub(article.feed_entry) if article.feed_entry is not None else None,
+        page_error=None,
+        error=f"unstorable_text: {field_name} holds a lone surrogate (not valid Unicode)",
+    )
+    return TaggedArticle(failed, tagged.tags)
+
+
 _INSERT_COLUMNS = insert_columns()
 _INSERT_SELECT = insert_select()
 _SET_CLAUSE = ", ".join(f"{c} = excluded.{c}" for c in UPDATABLE_COLUMNS)
 _EVIDENCE_FIELDS = tuple(f.name for f in fields(Evidence))
+_ARTICLE_FIELDS = tuple(f.name for f in fields(Article))
 
 
 def _evidence_json(evidence: Sequence[Evidence]) -> str:
@@ -69,11 +106,6 @@ def _evidence_json(evidence: Sequence[Evidence]) -> str:
         ensure_ascii=False,
     )
 
-
-# The system allocator, not pyarrow's bundled mimalloc: building one batch's tables grew the
-# landing process by ~39 MB under mimalloc against ~10 MB under malloc (6 MB of data), and the
-# landing is the memory peak of a run. Arrow's speed here is not the bottleneck.
-pa.set_memory_pool(pa.system_memory_pool())
 
 _S = pa.string()
 
@@ -198,10 +230,18 @@ def _parse_ts(value: str | None) -> datetime | None:
 
 
 def land_batch(
-    con: duckdb.DuckDBPyConnection, batch: Sequence[TaggedArticle], run_id: str
+    con: duckdb.DuckDBPyConnection,
+    batch: Sequence[TaggedArticle],
+    run_id: str,
+    run: RunInfo | None = None,
 ) -> LoadCounts:
-    """Upsert one batch inside a transaction: new and changed articles replace their tags."""
+    """Upsert one batch inside a transaction: new and changed articles replace their tags.
+
+    With `run`, the run's ingest_runs row is upserted in the same transaction and the batch's
+    counts added to it: landed articles always have their run's row, however the run ends.
+    """
     now = datetime.now(UTC)
+    batch = [storable(t) for t in batch]
     # Last copy wins when one batch holds the same article twice (two URLs, one story).
     # A feed entry whose article another entry already landed is a duplicate, not an update.
     kept, feed_duplicates = split_feed_duplicates(con, batch, now)
@@ -259,23 +299,61 @@ def land_batch(
         row = con.execute(
             "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM changes"
         ).fetchone()
+        new, updated = (int(row[0]), int(row[1])) if row else (0, 0)
+        counts = LoadCounts(
+            new=new, updated=updated, unchanged=len(good) - new - updated, failed=len(errors)
+        )
+        if run is not None:
+            add_to_run(con, run, counts)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
-    new, updated = (int(row[0]), int(row[1])) if row else (0, 0)
-    return LoadCounts(
-        new=new, updated=updated, unchanged=len(good) - new - updated, failed=len(errors)
+    return counts
+
+
+def add_to_run(con: duckdb.DuckDBPyConnection, run: RunInfo, counts: LoadCounts) -> None:
+    """Upsert the run's row as running and add one landing's counts to it."""
+    con.execute(
+        "INSERT INTO ingest_runs (run_id, started_at, new, updated, unchanged, failed, trigger,"
+        " status, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE "
+        "SET new = ingest_runs.new + excluded.new, updated = ingest_runs.updated + excluded.updated,"
+        " unchanged = ingest_runs.unchanged + excluded.unchanged,"
+        " failed = ingest_runs.failed + excluded.failed, pid = excluded.pid,"
+        " host = excluded.host, status = CASE WHEN ingest_runs.status = 'finished'"
+        " THEN ingest_runs.status ELSE excluded.status END",
+        [
+            run.run_id,
+            run.started_at,
+            counts.new,
+            counts.updated,
+            counts.unchanged,
+            counts.failed,
+            run.trigger,
+            RUNNING,
+            os.getpid(),
+            HOST,
+        ],
     )
 
 
-def record_run(con: duckdb.DuckDBPyConnection, run: RunInfo, seen: int, counts: LoadCounts) -> None:
+def record_run(
+    con: duckdb.DuckDBPyConnection,
+    run: RunInfo,
+    seen: int,
+    counts: LoadCounts,
+    failed_sources: int = 0,
+    status: str = FINISHED,
+) -> None:
     """One ingest_runs row per run; a retried load overwrites its own row, never duplicates it."""
     con.execute(
         "INSERT INTO ingest_runs (run_id, started_at, finished_at, seen, new, updated, unchanged,"
-        " failed, trigger) VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE "
+        " failed, trigger, status, failed_sources, pid, host)"
+        " VALUES (?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE "
         "SET finished_at = excluded.finished_at, seen = excluded.seen, new = excluded.new, "
-        "updated = excluded.updated, unchanged = excluded.unchanged, failed = excluded.failed",
+        "updated = excluded.updated, unchanged = excluded.unchanged, failed = excluded.failed, "
+        "status = excluded.status, failed_sources = excluded.failed_sources, "
+        "pid = excluded.pid, host = excluded.host",
         [
             run.run_id,
             run.started_at,
@@ -285,36 +363,77 @@ def record_run(con: duckdb.DuckDBPyConnection, run: RunInfo, seen: int, counts: 
             counts.unchanged,
             counts.failed,
             run.trigger,
+            status,
+            failed_sources,
+            os.getpid(),
+            HOST,
         ],
     )
+    mark_interrupted(con)
 
 
-def land_batches(
-    db_path: Path, batches: Iterable[Sequence[TaggedArticle]], run_id: str
-) -> LoadCounts:
-    """Land each batch under its own short connection, so readers get the file between batches.
+def process_alive(pid: int) -> bool:
+    """Say whether a process of this host still exists (signal 0 checks without sending)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
+
+
+def mark_interrupted(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Mark the still-running rows of this host whose process is gone as interrupted."""
+    rows = con.execute(
+        "SELECT run_id, pid FROM ingest_runs WHERE status = ? AND host = ? AND pid IS NOT NULL",
+        [RUNNING, HOST],
+    ).fetchall()
+    dead = [str(run_id) for run_id, pid in rows if not process_alive(int(pid))]
+    if dead:
+        con.execute(
+            "UPDATE ingest_runs SET status = ? WHERE run_id IN (SELECT unnest(?))",
+            [INTERRUPTED, dead],
+        )
+        logger.warning("runs whose process is gone, marked interrupted: %s", ", ".join(dead))
+    return dead
+
+
+def land_group(db_path: Path, batch: Sequence[TaggedArticle], run: str | RunInfo) -> LoadCounts:
+    """Land one batch in one transaction under its own short connection, then give memory back.
 
     A landing does not checkpoint on close (the write-ahead log keeps it durable); the run's
     closing `finish_run` connection, or DuckDB's automatic checkpoint, folds the log in.
     """
+    info = run if isinstance(run, RunInfo) else None
+    run_id = run.run_id if isinstance(run, RunInfo) else run
+    with connect(db_path, read_only=False, checkpoint_on_close=False) as con:
+        counts = land_batch(con, batch, run_id, info)
+    logger.info(
+        "landed %d documents: new %d, updated %d, unchanged %d, failed %d",
+        len(batch),
+        counts.new,
+        counts.updated,
+        counts.unchanged,
+        counts.failed,
+    )
+    log_error_classes(batch)
+    # glibc keeps the heap Arrow (on the system allocator: transforms/__init__.py) and DuckDB
+    # used for the landing; it goes back before the next batch.
+    trim_heap()
+    return counts
+
+
+def land_batches(
+    db_path: Path, batches: Iterable[Sequence[TaggedArticle]], run: str | RunInfo
+) -> LoadCounts:
+    """Land each batch under its own short connection, so readers get the file between batches.
+
+    With a RunInfo (not a bare run id), each landing also keeps the run's ingest_runs row.
+    """
     total = LoadCounts()
     for batch in batches:
-        with connect(db_path, read_only=False, checkpoint_on_close=False) as con:
-            counts = land_batch(con, batch, run_id)
-        total = total + counts
-        logger.info(
-            "landed %d documents: new %d, updated %d, unchanged %d, failed %d",
-            len(batch),
-            counts.new,
-            counts.updated,
-            counts.unchanged,
-            counts.failed,
-        )
-        log_error_classes(batch)
-        # Arrow's allocator keeps the batch's freed buffers (~15 MB per 1,000 articles), and
-        # glibc the heap DuckDB used for the landing; both go back before the next batch.
-        pa.default_memory_pool().release_unused()
-        trim_heap()
+        total = total + land_group(db_path, batch, run)
     return total
 
 
@@ -329,7 +448,23 @@ def log_error_classes(batch: Sequence[TaggedArticle]) -> None:
         logger.warning("%d documents failed extraction: %s", count, error_class)
 
 
-def finish_run(db_path: Path, run: RunInfo, seen: int, counts: LoadCounts) -> None:
+def finish_run(
+    db_path: Path,
+    run: RunInfo,
+    seen: int,
+    counts: LoadCounts,
+    failed_sources: int = 0,
+    status: str = FINISHED,
+) -> None:
     """Record the run's totals once everything it found is landed."""
     with connect(db_path, read_only=False) as con:
-        record_run(con, run, seen, counts)
+        record_run(con, run, seen, counts, failed_sources, status)
+
+
+def end_run(db_path: Path, run_id: str, status: str, wait_seconds: float = 5.0) -> None:
+    """Set a running run's status (failed, interrupted) without waiting long for the lock."""
+    with connect(db_path, read_only=False, wait_seconds=wait_seconds) as con:
+        con.execute(
+            "UPDATE ingest_runs SET status = ? WHERE run_id = ? AND status = ?",
+            [status, run_id, RUNNING],
+        )

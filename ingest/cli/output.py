@@ -49,9 +49,9 @@ def print_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) 
         _console().print(table)
 
 
-def print_document(document: Mapping[str, Any]) -> None:
-    """One record as indented JSON, for a person to read and a program to parse."""
-    print(json.dumps(document, ensure_ascii=False, indent=2))
+def print_document(document: Mapping[str, Any], *, pretty: bool = True) -> None:
+    """One record as JSON: indented for a person, or one line (JSON Lines) for a pipe."""
+    print(json.dumps(document, ensure_ascii=False, indent=2 if pretty else None))
 
 
 def write_parquet(table: Any, out: str | None) -> None:
@@ -59,6 +59,9 @@ def write_parquet(table: Any, out: str | None) -> None:
     import pyarrow.parquet as pq
 
     if out:
+        from pathlib import Path
+
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, out)
     else:
         pq.write_table(table, sys.stdout.buffer)

@@ -26,9 +26,12 @@ COMMANDS: tuple[Callable[[SubParsers], None], ...] = (
     query_commands.add_report,
     query_commands.add_freshness,
     query_commands.add_snapshot,
+    pipeline_commands.add_refresh,
     pipeline_commands.add_retag,
     pipeline_commands.add_reextract,
     eval_commands.add_eval_tags,
+    eval_commands.add_tagger,
+    eval_commands.add_label,
 )
 
 

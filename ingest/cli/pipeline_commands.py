@@ -24,8 +24,14 @@ EPILOG_RUN = """examples:
   tradewire run --source seeds
   tradewire run --source seeds --db /tmp/trade.duckdb
   tradewire run --source https://news.example.com/trade/rss.xml      # polls now, due or not
-  tradewire run --source example-wire                                # a name from sources.toml
+  tradewire run --source seeds           # a source name from $TRADEWIRE_SOURCES_FILE
   tradewire run --source http://127.0.0.1:8000/feed.xml --allow-host 127.0.0.1
+exit status: 0 when every source was read (documents that fail are error rows, counted as
+failed); 1 when a source failed as a whole (named on stderr, with why); 2 on a usage error.
+"""
+EPILOG_REFRESH = """examples:
+  tradewire refresh                       # whatever is behind the articles
+  tradewire refresh --force               # rebuild the search index and snapshot regardless
 """
 EPILOG_TAG = """examples:
   echo '{"id": "1", "title": "Rare earth curbs", "text": "China restricts gallium exports."}' \\
@@ -34,6 +40,7 @@ EPILOG_TAG = """examples:
 EPILOG_EXTRACT = """examples:
   tradewire extract seeds/000_5cae3edb08e907fb.txt
   tradewire extract page.html.gz --url https://example.com/story
+  tradewire extract page.html | tradewire tag       # one JSON line, with id, title and text
 """
 EPILOG_RETAG = """examples:
   tradewire retag                         # after editing transforms/taxonomy.toml
@@ -70,6 +77,20 @@ def add_run(sub: SubParsers) -> None:
     run.add_argument("--workers", type=int, default=None, help="extraction processes (0 = cores)")
 
 
+def add_refresh(sub: SubParsers) -> None:
+    refresh = add_command(
+        sub,
+        "refresh",
+        help="bring derived tables, the search index and the snapshot up to date",
+        epilog=EPILOG_REFRESH,
+        func=cmd_refresh,
+    )
+    add_db_option(refresh)
+    refresh.add_argument(
+        "--force", action="store_true", help="rebuild the index and snapshot even if current"
+    )
+
+
 def add_tag(sub: SubParsers) -> None:
     add_command(sub, "tag", help="tag JSON Lines from stdin", epilog=EPILOG_TAG, func=cmd_tag)
 
@@ -84,6 +105,13 @@ def add_extract(sub: SubParsers) -> None:
     )
     extract.add_argument("path", help=".html, .html.gz or .txt file")
     extract.add_argument("--url", help="the page's public URL (improves metadata and identity)")
+    extract.add_argument(
+        "--format",
+        choices=["auto", "json", "pretty"],
+        default="auto",
+        help="json: one line (what `tradewire tag` reads); pretty: indented; auto (default): "
+        "pretty on a terminal, one line in a pipe",
+    )
 
 
 def add_retag(sub: SubParsers) -> None:
@@ -116,6 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ingest.pipeline import run_pipeline
     from ingest.polling import poll_config
     from ingest.progress import run_progress
+    from transforms.derived import refresh_after_load
     from transforms.settings import Settings
 
     settings = Settings()
@@ -131,12 +160,32 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=progress,
             feeds=feeds,
             poll=poll_config(settings, args.allow_host) if feeds else None,
+            max_document_bytes=settings.max_document_bytes,
+            keep_root=settings.staging_root,
         )
     print(summary.describe())
-    if summary.counts.new or summary.counts.updated:
-        from transforms.derived import refresh_after_load
+    # Whatever is behind the articles, not only after new ones: a refresh an earlier run did
+    # not finish (killed, failed) is redone here.
+    refresh_after_load(db, snapshot=settings.snapshot)
+    for problem in summary.problems():
+        print(f"tradewire run: {problem}", file=sys.stderr)
+    return 1 if summary.failed_sources else 0
 
-        refresh_after_load(db, snapshot=settings.snapshot)
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    """Derived tables, search index and snapshot, for a database loaded or refreshed elsewhere."""
+    from transforms.derived import refresh_after_load
+    from transforms.settings import Settings
+
+    db = existing_db_path(args)
+    out = refresh_after_load(db, snapshot=Settings().snapshot, force=args.force)
+    rows = out.get("search_index_rows", 0)
+    index = "up to date" if rows < 0 else f"rebuilt ({rows} articles)"
+    snapshot = {1: "published", 0: "up to date"}.get(out.get("snapshot_published", -1), "off")
+    print(
+        f"derived tables: {out.get('topic_daily_counts_days', 0)} days refreshed; "
+        f"search index: {index}; snapshot: {snapshot}"
+    )
     return 0
 
 
@@ -167,19 +216,23 @@ def resolve_run_sources(values: Sequence[str], registry_file: Path) -> tuple[lis
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    """JSON Lines in, JSON Lines out; bad lines are reported and skipped."""
+    """JSON Lines in, JSON Lines out; bad lines are reported and skipped, and exit 1."""
     from transforms.tagging import load_tagger, tag_json_lines
 
-    tag_json_lines(sys.stdin, sys.stdout, sys.stderr, load_tagger())
-    return 0
+    errors = tag_json_lines(sys.stdin, sys.stdout, sys.stderr, load_tagger())
+    if errors:
+        print(f"tradewire tag: {errors} input lines could not be tagged", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
     """Show what the pipeline would extract from one file, with provenance."""
     from ingest.cli.output import print_document
-    from ingest.extraction import extract_item, hash_bytes, read_source_bytes
+    from ingest.extraction import extract_item, hash_bytes
     from ingest.folder import document_kind
+    from ingest.localfiles import DocumentUnreadable, read_document_bytes
     from ingest.records import SourceItem
+    from transforms.settings import Settings
 
     path = Path(args.path)
     if not path.is_file():
@@ -187,11 +240,15 @@ def cmd_extract(args: argparse.Namespace) -> int:
     kind = document_kind(path)
     if kind is None:
         raise CliError(f"unsupported file type {path.name!r}: use .html, .html.gz or .txt")
+    try:
+        raw = read_document_bytes(str(path), Settings().max_document_bytes)
+    except DocumentUnreadable as exc:
+        raise CliError(f"cannot read {path}: {exc}") from exc
     item = SourceItem(
         source="cli",
         location=str(path.resolve()),
         kind=kind,
-        raw_hash=hash_bytes(read_source_bytes(str(path))),
+        raw_hash=hash_bytes(raw),
         url=args.url,
     )
     article = extract_item(item)
@@ -199,6 +256,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         raise CliError(f"could not extract {path}: {article.error}")
     print_document(
         {
+            # `id` first: `tradewire extract page.html | tradewire tag` tags this document.
+            "id": article.article_id,
             "title": article.title,
             "text": article.text,
             "author": article.author,
@@ -222,7 +281,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
             "raw_hash": article.raw_hash,
             "extractor_version": article.extractor_version,
             "provenance": article.provenance,
-        }
+        },
+        pretty=args.format == "pretty" or (args.format == "auto" and sys.stdout.isatty()),
     )
     return 0
 

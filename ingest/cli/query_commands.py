@@ -149,17 +149,31 @@ def cmd_sql(args: argparse.Namespace) -> int:
         raise CliError("--out is for --format parquet; redirect other formats with `>`")
     if args.format == "parquet" and not args.out and sys.stdout.isatty():
         raise CliError("Parquet is binary: redirect it (`> rows.parquet`) or use --out FILE")
+    if not args.query.strip():
+        raise CliError('give a query, e.g. tradewire sql "select count(*) from articles"')
     with connect(db_path(args), read_only=True) as con:
         # So search_articles(...) works here too; plain SQL does not need the extension.
         with contextlib.suppress(SearchUnavailableError):
             load_fts(con)
         try:
+            statements = con.extract_statements(args.query)
+            if not statements:
+                raise CliError("the query holds no SQL statement (only comments?)")
+            if len(statements) > 1:
+                raise CliError(
+                    f"one statement at a time: the query holds {len(statements)} "
+                    "(separated by `;`); run them one by one"
+                )
             cursor = con.execute(args.query)
+            if cursor.description is None:
+                raise CliError("the statement returns no rows to show")
             if args.format == "parquet":
                 write_parquet(cursor.to_arrow_table(), args.out)
                 return 0
         except duckdb.Error as exc:
             raise CliError(str(exc).splitlines()[0]) from exc
+        except OSError as exc:
+            raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
         columns = [d[0] for d in cursor.description or []]
         rows = cursor.fetchall()
     print_rows(columns, rows, args.format)

@@ -153,7 +153,8 @@ def test_tag_keeps_order_and_reports_bad_lines(
         json.dumps({"id": "b", "title": "Weather", "text": "Sunny."}),
     ]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
-    assert main(["tag"]) == 0
+    # Good lines are tagged in order; the bad one is reported, and the exit status says so.
+    assert main(["tag"]) == 1
     captured = capsys.readouterr()
     out = [json.loads(line) for line in captured.out.splitlines()]
     assert [o["id"] for o in out] == ["a", "b"]

@@ -208,7 +208,7 @@ def test_failing_feed_backs_off(server: LocalServer, db_path: Path) -> None:
     server.routes["/feed.xml"] = lambda h: send(h, 410, b"gone")
     due = []
     for attempt in range(1, 4):
-        assert run(server, db_path) == 0
+        assert run(server, db_path) == 1  # the feed asked for failed: said, and exit status 1
         ((failures, status, error, minutes),) = query(
             db_path,
             "SELECT consecutive_failures, last_http_status, last_error, "
