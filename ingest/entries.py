@@ -14,6 +14,7 @@ from ingest.extraction import (
     extract_item,
     hash_content,
 )
+from ingest.languageprior import choose_language
 from ingest.records import SourceItem
 from ingest.urls import article_id_for
 from transforms.records import Article
@@ -84,7 +85,12 @@ def summary_only_article(item: SourceItem, page_error: str) -> Article | None:
     text = summary_text(entry.get("summary"))
     if not title and not text:
         return None
-    language = detect_language(f"{title or ''}\n{text}")
+    prior = getattr(item, "source_language", None)
+    if prior:
+        language, language_rule = choose_language(f"{title or ''}\n{text}", prior)
+    else:
+        language = detect_language(f"{title or ''}\n{text}")
+        language_rule = "detected:py3langid" if language else "none"
     return Article(
         article_id=article_id_for(item.url or item.location),
         source=item.source,
@@ -103,7 +109,7 @@ def summary_only_article(item: SourceItem, page_error: str) -> Article | None:
             "text": "feed-summary",
             "author": "feed" if entry.get("author") else "none",
             "published_at": "feed" if entry.get("published_at") else "none",
-            "language": "detected:py3langid" if language else "none",
+            "language": language_rule,
         },
         discovered_at=item.discovered_at,
         canonical_url=item.url,

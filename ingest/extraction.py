@@ -19,6 +19,7 @@ from ingest.bodies import extract_body
 from ingest.dates import choose_date, gather_candidates, reference_time
 from ingest.encoding import decode_html
 from ingest.identity import choose_identity
+from ingest.languageprior import choose_language
 from ingest.pagemeta import PageMeta, declared_language, read_tree_meta
 from ingest.records import SourceItem
 from ingest.textfile import parse_text_fixture, render_fixture_html
@@ -166,6 +167,9 @@ def extract_item(item: SourceItem, *, language: bool = True) -> Article:
     if date.evidence:
         provenance["published_at_candidates"] = date.evidence
     provenance["language"] = LANGUAGE_DEFERRED  # here, so every path keeps the same key order
+    prior = getattr(item, "source_language", None)
+    if prior:
+        provenance["language_prior"] = prior  # the source's `language`, for add_language
     declared, declared_rule = declared_language(meta)
     provenance["language_declared"] = declared_rule
     identity = choose_identity(meta, page_url, item.location)
@@ -239,16 +243,18 @@ def add_language(article: Article) -> Article:
     """Detect the language of an article extracted with language=False; others pass unchanged."""
     if article.provenance.get("language") != LANGUAGE_DEFERRED:
         return article
-    language = detect_language(article.text)
+    prior = article.provenance.get("language_prior")
+    if prior:
+        language, rule = choose_language(article.text, prior)
+    else:
+        language = detect_language(article.text)
+        rule = "detected:py3langid" if language else "none"
     declared = article.language_declared
     return replace(
         article,
         language=language,
         language_conflict=bool(declared and language and declared != language),
-        provenance={
-            **article.provenance,
-            "language": "detected:py3langid" if language else "none",
-        },
+        provenance={**article.provenance, "language": rule},
     )
 
 

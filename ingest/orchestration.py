@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.polling import poll_config
-from ingest.sources_registry import SourceSpec, load_sources
+from ingest.sources_registry import SourceSpec, enabled_sources, load_sources
 from ingest.stages import extract_staged, load_staged, plan_to_staging, poll_to_staging
 from transforms.settings import Settings
 
@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 def configured_sources(settings: Settings) -> list[SourceSpec]:
-    """The registry's sources (TRADEWIRE_SOURCES_FILE), which the scheduled DAG ingests.
+    """The registry's enabled sources (TRADEWIRE_SOURCES_FILE), which the scheduled DAG ingests.
 
     The registry's folder at the default seeds location follows TRADEWIRE_SEEDS_DIR, so the
     inbox watcher and the ingest read the same folder.
@@ -26,7 +26,7 @@ def configured_sources(settings: Settings) -> list[SourceSpec]:
         replace(spec, location=str(settings.seeds_dir))
         if spec.kind == "folder" and Path(spec.location) == Path(default_seeds).resolve()
         else spec
-        for spec in load_sources(settings.sources_file)
+        for spec in enabled_sources(load_sources(settings.sources_file))
     ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,9 +20,11 @@ import duckdb
 from ingest.entries import FEED_ENTRY_KIND
 from ingest.feeds import FeedEntry, entry_identity, parse_feed
 from ingest.fetch import Fetcher, FetchPolicy, FetchResult, validators_trustworthy
+from ingest.pageretries import read_pending_pages, retry_due
 from ingest.rawstore import put_raw, raw_path
 from ingest.records import SourceItem
-from ingest.sources_registry import DEFAULT_POLL_INTERVAL_MINUTES, SourceSpec
+from ingest.sitemaps import entry_from_sitemap_url, is_newer, parse_sitemap
+from ingest.sources_registry import DEFAULT_POLL_INTERVAL_MINUTES, SourceSpec, is_web_kind
 from ingest.urls import article_id_for
 from transforms.database import DatabaseMissingError, connect
 from transforms.pollrecords import (
@@ -38,6 +40,10 @@ from transforms.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+SITEMAP_KINDS = frozenset({"sitemap", "news-sitemap"})
+# A sitemap index can list thousands of sitemaps; one poll reads at most this many of them.
+MAX_CHILD_SITEMAPS = 20
+
 
 @dataclass(frozen=True)
 class PollConfig:
@@ -49,6 +55,7 @@ class PollConfig:
     raw_dir: Path
     policy: FetchPolicy = field(default_factory=FetchPolicy)
     allowed_hosts: tuple[str, ...] = ()
+    page_retry_minutes: float = 15.0  # first wait before a summary-only page is asked again
 
 
 def split_hosts(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -68,6 +75,7 @@ def poll_config(settings: Settings, extra_hosts: Iterable[str] = ()) -> PollConf
             min_interval=settings.fetch_min_interval, total_timeout=settings.fetch_total_timeout
         ),
         allowed_hosts=split_hosts([*split_hosts(settings.allowed_hosts), *extra_hosts]),
+        page_retry_minutes=settings.page_retry_minutes,
     )
 
 
@@ -176,7 +184,7 @@ class FeedPoller:
     def __init__(
         self, specs: Sequence[SourceSpec], db_path: Path, config: PollConfig | None
     ) -> None:
-        self.specs = [s for s in specs if s.kind == "feed"]
+        self.specs = [s for s in specs if is_web_kind(s.kind)]
         if self.specs and config is None:
             raise ValueError("feed sources need a PollConfig")
         self.db_path = db_path
@@ -230,12 +238,34 @@ class FeedPoller:
         return self.config
 
     def poll_source(self, spec: SourceSpec) -> Iterator[SourceItem]:
-        """Conditional GET of one feed, then one item per new entry; records the source's state."""
+        """Poll one source, then ask again for pages that failed for a passing reason, within
+        the same per-poll cap."""
+        taken = yield from self.poll_entries(spec)
+        budget = spec.max_new_per_poll - taken
+        if budget > 0:
+            yield from self.retry_pages(spec, budget)
+
+    def retry_pages(self, spec: SourceSpec, budget: int) -> Iterator[SourceItem]:
+        """Fetch again the pages of summary-only articles that are due; a page that arrives
+        lands over its summary (same article_id), one that fails again waits twice as long."""
+        base = timedelta(minutes=self.require_config().page_retry_minutes)
+        now = utc_now()
+        due = [p for p in read_pending_pages(self.db_path, spec.name) if retry_due(p, base, now)]
+        if not due:
+            return
+        logger.info("%s: fetching %d summary-only pages again", spec.name, min(len(due), budget))
+        fetcher = self.fetcher_for(spec)
+        for page in due[:budget]:
+            yield self.fetch_page(spec, fetcher, page.entry_key, page.entry)
+
+    def poll_entries(self, spec: SourceSpec) -> Generator[SourceItem, None, int]:
+        """Conditional GET of one feed, then one item per new entry; records the source's state
+        and returns how many entries it took on."""
         state = self.states.get(spec.name) or SourceState(
-            name=spec.name, kind="feed", location=spec.location
+            name=spec.name, kind=spec.kind, location=spec.location
         )
         state = replace(
-            state, kind="feed", location=spec.location, poll_interval_minutes=interval_of(spec)
+            state, kind=spec.kind, location=spec.location, poll_interval_minutes=interval_of(spec)
         )
         fetcher = self.fetcher_for(spec)
         # Untrusted validators are not sent: a server that lies with them would hide new entries.
@@ -248,10 +278,10 @@ class FeedPoller:
         self.records.fetch_log.extend(log_rows(spec.name, result))
         if not result.ok:
             self._finish(spec, state, result.status, error=failure_reason(result))
-            return
+            return 0
         if result.not_modified:
             self._finish(spec, state, result.status, outcome="not_modified")
-            return
+            return 0
         body = result.body or b""
         body_hash = hashlib.sha256(body).hexdigest()
         trusted = trusted and validators_trustworthy(
@@ -264,13 +294,26 @@ class FeedPoller:
         }
         if body_hash == state.body_hash:
             self._finish(spec, state, result.status, outcome="unchanged", **validators)
-            return
-        parsed = parse_feed(body, result.final_url, result.headers.get("content-type"))
-        if parsed.error and not parsed.entries:
+            return 0
+        if spec.kind in SITEMAP_KINDS:
+            entries, error = self.sitemap_entries(spec, state, fetcher, body)
+        else:
+            parsed = parse_feed(body, result.final_url, result.headers.get("content-type"))
+            entries, error = list(parsed.entries), parsed.error
+        if error and not entries:
             # The hash is not stored, so the same broken body is parsed (and reported) again.
-            self._finish(spec, state, result.status, error=f"feed_error: {parsed.error}")
-            return
-        new = self.select_new(spec, parsed.entries)
+            self._finish(spec, state, result.status, error=f"feed_error: {error}")
+            return 0
+        new = self.select_new(spec, entries)
+        capped = len(new) > spec.max_new_per_poll
+        if capped:
+            logger.info(
+                "%s: %d new entries, taking %d this poll (max_new_per_poll)",
+                spec.name,
+                len(new),
+                spec.max_new_per_poll,
+            )
+            new = new[: spec.max_new_per_poll]
         for key, entry in new:
             yield self.fetch_page(spec, fetcher, key, entry)
         self._finish(
@@ -279,9 +322,59 @@ class FeedPoller:
             result.status,
             outcome="ok",
             new=len(new),
-            body_hash=body_hash,
+            # A capped poll keeps the old hash, so the next poll reads the rest of this body.
+            body_hash=state.body_hash if capped else body_hash,
             **validators,
         )
+        return len(new)
+
+    def sitemap_entries(
+        self, spec: SourceSpec, state: SourceState, fetcher: Fetcher, body: bytes
+    ) -> tuple[list[FeedEntry], str | None]:
+        """A sitemap's URLs as entries, newest first; an index is followed one level, reading
+        only child sitemaps changed since the last poll (all of them after a capped poll)."""
+        parsed = parse_sitemap(body)
+        if parsed.error:
+            return [], parsed.error
+        urls = list(parsed.urls)
+        since = None if state.last_new_entries >= spec.max_new_per_poll else state.last_polled_at
+        children = [c for c in parsed.children if is_newer(c.lastmod, since)]
+        children.sort(key=lambda c: c.lastmod or "", reverse=True)
+        for child in children[:MAX_CHILD_SITEMAPS]:
+            result = fetcher.fetch(child.loc)
+            self.records.fetch_log.extend(log_rows(spec.name, result))
+            if not result.ok or result.body is None:
+                logger.warning("%s: child sitemap %s: %s", spec.name, child.loc, result.error)
+                continue
+            sub = parse_sitemap(result.body)
+            if sub.error:
+                logger.warning("%s: child sitemap %s: %s", spec.name, child.loc, sub.error)
+            urls.extend(sub.urls)
+        urls.sort(key=lambda u: u.published_at or u.lastmod or "", reverse=True)
+        return [entry_from_sitemap_url(u) for u in urls], None
+
+    def preview_source(self, spec: SourceSpec) -> tuple[list[FeedEntry], set[str], str | None]:
+        """What a poll would take on, without fetching pages or writing anything: the parsed
+        entries, the keys already known, and the error that stopped parsing."""
+        state = self.states.get(spec.name) or SourceState(
+            name=spec.name, kind=spec.kind, location=spec.location
+        )
+        fetcher = self.fetcher_for(spec)
+        result = fetcher.fetch(spec.location)
+        if not result.ok or result.body is None:
+            return [], set(), failure_reason(result)
+        if spec.kind in SITEMAP_KINDS:
+            entries, error = self.sitemap_entries(
+                spec, replace(state, last_polled_at=None), fetcher, result.body
+            )
+        else:
+            parsed = parse_feed(result.body, result.final_url, result.headers.get("content-type"))
+            entries, error = list(parsed.entries), parsed.error
+        known = known_entry_keys(self.db_path, spec.name)
+        landed = known_canonicals(
+            self.db_path, (e.canonical_link for e in entries if e.canonical_link)
+        )
+        return entries, known | landed, error
 
     def select_new(
         self, spec: SourceSpec, entries: Sequence[FeedEntry]
@@ -337,6 +430,7 @@ class FeedPoller:
             "feed_entry": feed_entry,
             "http_status": result.status,
             "final_url": result.final_url,
+            "source_language": spec.language,
         }
         if result.ok and result.body is not None:
             raw_dir = self.require_config().raw_dir

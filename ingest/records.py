@@ -22,3 +22,4 @@ class SourceItem:
     http_status: int | None = None
     final_url: str | None = None  # where redirects ended
     fetch_error: str | None = None  # "<error_class>: <detail>" when the page was not fetched
+    source_language: str | None = None  # the registry's `language`: the detection prior

@@ -6,14 +6,29 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
-SourceKind = Literal["folder", "feed"]
+SourceKind = Literal["folder", "feed", "sitemap", "news-sitemap"]
 
+# Kinds fetched over http(s) and polled by ingest/polling.py; folders are read from disk.
+WEB_KINDS = frozenset({"feed", "sitemap", "news-sitemap"})
 DEFAULT_POLL_INTERVAL_MINUTES = 60
+# A first poll of a 500-entry feed at 5 s a page would run ~40 minutes; the rest waits a poll.
+DEFAULT_MAX_NEW_PER_POLL = 100
 KNOWN_KEYS = frozenset(
-    {"name", "kind", "path", "url", "poll_interval_minutes", "language", "allowed_hosts"}
+    {
+        "name",
+        "kind",
+        "path",
+        "url",
+        "poll_interval_minutes",
+        "language",
+        "allowed_hosts",
+        "enabled",
+        "max_new_per_poll",
+        "why",
+    }
 )
 
 
@@ -31,6 +46,19 @@ class SourceSpec:
     poll_interval_minutes: int = DEFAULT_POLL_INTERVAL_MINUTES
     language: str | None = None
     allowed_hosts: tuple[str, ...] = ()
+    enabled: bool = True
+    max_new_per_poll: int = DEFAULT_MAX_NEW_PER_POLL
+    why: str | None = None
+
+
+def is_web_kind(kind: str) -> bool:
+    """Say whether a source kind is fetched over the web (and so polled), not read from disk."""
+    return kind in WEB_KINDS
+
+
+def enabled_sources(specs: Iterable[SourceSpec]) -> list[SourceSpec]:
+    """The sources a scheduled run ingests: disabled ones stay in the file but are skipped."""
+    return [s for s in specs if s.enabled]
 
 
 def is_web_url(value: str) -> bool:
@@ -76,13 +104,15 @@ def spec_from_table(table: Any, root: Path, where: str) -> SourceSpec:
             raise RegistryError(f"{where}: folder sources need a `path`")
         folder = Path(raw).expanduser()
         location = str(folder if folder.is_absolute() else (root / folder).resolve())
-    elif kind == "feed":
+    elif isinstance(kind, str) and is_web_kind(kind):
         raw = table.get("url")
         if not isinstance(raw, str) or not is_web_url(raw):
-            raise RegistryError(f"{where}: feed sources need an http(s) `url`")
+            raise RegistryError(f"{where}: {kind} sources need an http(s) `url`")
         location = raw.strip()
     else:
-        raise RegistryError(f"{where}: kind must be 'folder' or 'feed', not {kind!r}")
+        raise RegistryError(
+            f"{where}: kind must be 'folder', 'feed', 'sitemap' or 'news-sitemap', not {kind!r}"
+        )
     interval = table.get("poll_interval_minutes", DEFAULT_POLL_INTERVAL_MINUTES)
     if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
         raise RegistryError(f"{where}: poll_interval_minutes must be a positive integer")
@@ -95,13 +125,25 @@ def spec_from_table(table: Any, root: Path, where: str) -> SourceSpec:
     name = table.get("name", raw)
     if not isinstance(name, str) or not name.strip():
         raise RegistryError(f"{where}: name must be a non-empty string")
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise RegistryError(f"{where}: enabled must be true or false")
+    cap = table.get("max_new_per_poll", DEFAULT_MAX_NEW_PER_POLL)
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+        raise RegistryError(f"{where}: max_new_per_poll must be a positive integer")
+    why = table.get("why")
+    if why is not None and not isinstance(why, str):
+        raise RegistryError(f"{where}: why must be a string")
     return SourceSpec(
         name=name.strip(),
-        kind=kind,
+        kind=cast(SourceKind, kind),
         location=location,
         poll_interval_minutes=interval,
         language=language.strip() if language else None,
         allowed_hosts=tuple(h.strip().lower() for h in hosts),
+        enabled=enabled,
+        max_new_per_poll=cap,
+        why=why.strip() if why else None,
     )
 
 

@@ -29,7 +29,7 @@ from ingest.pipeline import (
 from ingest.polling import PollConfig, due_specs, read_source_states, utc_now
 from ingest.pool import batched, worker_count
 from ingest.records import SourceItem
-from ingest.sources_registry import SourceSpec
+from ingest.sources_registry import SourceSpec, is_web_kind
 from ingest.staging import batch_url, read_jsonl, remove_run, run_files, write_jsonl
 from ingest.urls import registrable_domain
 from transforms.load import RunInfo
@@ -79,7 +79,7 @@ def poll_to_staging(
         for row in read_jsonl(group_url)
     ]
     folders = [s.location for s in specs if s.kind == "folder"]
-    feeds = [s for s in specs if s.kind == "feed"]
+    feeds = [s for s in specs if is_web_kind(s.kind)]
     with open_discovery(folders, feeds, db_path, config, max_bytes) as discovery:
         stage = f"discovered-g{group:04d}"
         urls = [

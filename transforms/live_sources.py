@@ -244,3 +244,27 @@ def record_poll(db_path: Path, records: PollRecords, run_id: str) -> None:
     """Land a poll's records under their own short connection, after its articles."""
     with connect(db_path, read_only=False) as con:
         land_poll_records(con, records, run_id)
+
+
+def read_source_activity(db_path: Path) -> dict[str, dict[str, Any]]:
+    """Each polled source's state and counts for `tradewire sources list`; no database: empty."""
+    from transforms.database import DatabaseMissingError
+
+    sql = """
+        SELECT s.name, s.kind, s.last_status, s.last_error, s.consecutive_failures,
+               s.next_due_at,
+               (SELECT max(f.started_at) FROM fetch_log f
+                 WHERE f.source = s.name AND f.url = s.location AND f.error_class IS NULL
+                   AND f.status < 400) AS last_success_at,
+               (SELECT count(*) FROM feed_entries e WHERE e.source = s.name) AS entries,
+               (SELECT count(*) FROM articles a WHERE a.source = s.name) AS articles
+        FROM sources s
+    """
+    try:
+        with connect(db_path, read_only=True) as con:
+            cursor = con.execute(sql)
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+    except (DatabaseMissingError, duckdb.CatalogException):
+        return {}
+    return {str(row[0]): dict(zip(names, row, strict=True)) for row in rows}

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # run on several machines.
     staging_root: str = str(REPO_ROOT / "data" / "staging")
     sources_file: Path = REPO_ROOT / "seeds" / "sources.toml"
+    # Real US-China trade sources shipped disabled; `tradewire sources enable --starter` copies
+    # them into the sources file.
+    starter_sources_file: Path = REPO_ROOT / "seeds" / "starter-sources.toml"
     seeds_dir: Path = REPO_ROOT / "seeds"
     state_dir: Path = REPO_ROOT / "data" / "state"
     user_agent: str = "tradewire/0.1 (+https://github.com/tradewire/tradewire)"
@@ -33,6 +36,9 @@ class Settings(BaseSettings):
     allowed_hosts: str = ""
     # Seconds between request starts to one host, across processes (robots Crawl-delay may ask more).
     fetch_min_interval: float = 5.0
+    # Minutes before a summary-only entry's page (failed with a timeout, 5xx or 429) is asked
+    # again; the wait doubles after each failed attempt (ingest/pageretries.py).
+    page_retry_minutes: float = 15.0
     # Hard limit on one URL's fetch: robots.txt, redirects, retries, headers and body together
     # (time queued for a politeness slot comes on top).
     fetch_total_timeout: float = 60.0

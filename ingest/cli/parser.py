@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ingest.cli import eval_commands, pipeline_commands, query_commands
+from ingest.cli import eval_commands, pipeline_commands, query_commands, source_commands
 
 if TYPE_CHECKING:
     from ingest.cli.options import SubParsers
@@ -19,6 +19,7 @@ COMMANDS: tuple[Callable[[SubParsers], None], ...] = (
     pipeline_commands.add_run,
     pipeline_commands.add_tag,
     pipeline_commands.add_extract,
+    source_commands.add_sources,
     query_commands.add_sql,
     query_commands.add_search,
     query_commands.add_export,

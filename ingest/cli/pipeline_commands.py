@@ -191,7 +191,12 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 def resolve_run_sources(values: Sequence[str], registry_file: Path) -> tuple[list[str], list[Any]]:
     """Split --source values into folder paths and feed specs (URLs or registry names)."""
-    from ingest.sources_registry import RegistryError, load_sources, source_spec_for
+    from ingest.sources_registry import (
+        RegistryError,
+        is_web_kind,
+        load_sources,
+        source_spec_for,
+    )
 
     try:
         registry = load_sources(registry_file) if registry_file.exists() else ()
@@ -207,7 +212,7 @@ def resolve_run_sources(values: Sequence[str], registry_file: Path) -> tuple[lis
                     f"in {registry_file}"
                 )
             folders.append(spec.location)
-    return folders, [spec for spec in specs if spec.kind == "feed"]
+    return folders, [spec for spec in specs if is_web_kind(spec.kind)]
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
