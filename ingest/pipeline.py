@@ -23,6 +23,7 @@ import duckdb
 from ingest.extraction import add_language
 from ingest.folder import FolderScan, document_kind, scan_folder
 from ingest.localfiles import DEFAULT_MAX_DOCUMENT_BYTES
+from ingest.polling import FeedPoller, PollConfig, folder_state
 from ingest.pool import MIN_POOL_ITEMS, START_METHOD, batched, map_in_workers, worker_count
 from ingest.records import SourceItem
 from ingest.staging import keep_pending, pending_batches, read_pending, remove_pending
@@ -42,7 +43,6 @@ from transforms.pollrecords import PollRecords
 from transforms.records import TaggedArticle, tagged_article_from_dict
 
 if TYPE_CHECKING:
-    from ingest.polling import FeedPoller, PollConfig
     from ingest.sources_registry import SourceSpec
 
 logger = logging.getLogger(__name__)
@@ -176,8 +176,6 @@ class Discovery:
 
     def tally(self) -> Tally:
         """Counts and poll records once the documents are consumed; folders get a state row."""
-        from ingest.polling import folder_state
-
         duplicates = self.feeds.duplicates if self.feeds is not None else 0
         records = PollRecords()
         if self.feeds is not None:
@@ -198,8 +196,6 @@ def open_discovery(
     max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
 ) -> Iterator[Discovery]:
     """Stage 1: folders hashed and feeds polled (now, whether due or not) as items are asked for."""
-    from ingest.polling import FeedPoller
-
     if feeds and poll is None:
         raise ValueError("feed sources need a PollConfig")
     with FeedPoller(feeds, db_path, poll) as poller:

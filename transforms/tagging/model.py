@@ -48,6 +48,11 @@ class TagModel:
     thresholds: np.ndarray  # (labels,) probability at which a label is assigned
     trained_on: dict[str, Any] = field(default_factory=dict)  # labeled rows, taxonomy, params
     version: str = ""
+    # Derived in __post_init__: n-gram second words by first word, and the dense weights with
+    # the standardising folded in (one product per article instead of three).
+    heads: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+    folded: np.ndarray = field(init=False, repr=False, compare=False)
+    folded_bias: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Index the n-grams by their first word, so an article builds only bigrams that count."""
@@ -56,16 +61,15 @@ class TagModel:
             first, _, second = gram.partition(" ")
             if second:
                 heads.setdefault(first, set()).add(second)
-        object.__setattr__(self, "_heads", {k: frozenset(v) for k, v in heads.items()})
-        # Standardising folded into the weights: one product per article instead of three.
+        object.__setattr__(self, "heads", {k: frozenset(v) for k, v in heads.items()})
         folded = self.dense_weights / self.scale
-        object.__setattr__(self, "_folded", folded)
-        object.__setattr__(self, "_folded_bias", self.bias - folded @ self.mean)
+        object.__setattr__(self, "folded", folded)
+        object.__setattr__(self, "folded_bias", self.bias - folded @ self.mean)
 
     def known_grams(self, words: Words) -> list[str]:
         """The article's distinct n-grams that carry a weight in this model (see ngram_set)."""
         grams = self.grams
-        heads: dict[str, frozenset[str]] = getattr(self, "_heads")  # noqa: B009 - __post_init__
+        heads = self.heads
         found = {w for w in words.text if w in grams}
         found.update(
             f"{a} {b}"
@@ -84,8 +88,7 @@ class TagModel:
     def probabilities(self, dense: Sequence[float], known: Sequence[str]) -> np.ndarray:
         """P(label | article) for every label, from dense features (in dense_names order)
         and the article's known n-grams (see known_grams)."""
-        folded: np.ndarray = getattr(self, "_folded")  # noqa: B009 - set in __post_init__
-        z = folded @ np.asarray(dense, dtype=float) + getattr(self, "_folded_bias")  # noqa: B009
+        z = self.folded @ np.asarray(dense, dtype=float) + self.folded_bias
         if known:
             z = z + self.gram_weights[[self.grams[g] for g in known]].sum(axis=0)
         return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
