@@ -30,8 +30,12 @@ def assert_rate(figures: dict[str, float], cores: int, *, some_cpu: bool = True)
     # CPU seconds are rounded to 0.01 and utilisation to 0.001.
     util = figures["cpu_utilisation"]
     assert abs(util * wall * cores - cpu) <= 0.005 + 0.0005 * cores * (wall + util) + 1e-9
-    # A share of the cores it had, plus measuring noise.
-    assert (util > 0 if some_cpu else util >= 0) and util <= 1.5, figures
+    # A share of the cores it had, plus measuring noise. Process CPU time counts every thread of
+    # the test process, so over a window of a few milliseconds (three pages, --quick) another
+    # thread's slice can exceed the window itself: the upper bound holds from 0.1 s on.
+    assert util > 0 if some_cpu else util >= 0, figures
+    if wall >= 0.1:
+        assert util <= 1.5, figures
     if cpu:  # else under 5 ms, rounded away; pages_per_cpu_s came from the unrounded figure
         assert (
             abs(figures["pages_per_cpu_s"] * cpu - pages)
