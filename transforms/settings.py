@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     # A local folder by default; any fsspec URL (s3://bucket/prefix, gs://…) once workers
     # run on several machines.
     staging_root: str = str(REPO_ROOT / "data" / "staging")
+    # The S3-compatible server for s3:// roots (MinIO, Ceph, a loopback test server); None is
+    # AWS itself. Credentials come the standard way (AWS_ACCESS_KEY_ID, …).
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
     sources_file: Path = REPO_ROOT / "seeds" / "sources.toml"
     # Real US-China trade sources shipped disabled; `tradewire sources enable --starter` copies
     # them into the sources file.

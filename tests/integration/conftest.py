@@ -51,3 +51,30 @@ def make_fetcher(tmp_path: Path) -> Iterator[Callable[..., Fetcher]]:
     yield build
     for fetcher in made:
         fetcher.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A loopback S3 server (moto's standalone server) shared by a session's tests."""
+    from tests.integration.s3server import run_s3_server
+
+    with run_s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh bucket on the loopback server, with the settings and credentials that reach it.
+
+    Yields the bucket's URL (s3://name).
+    """
+    import uuid
+
+    from tests.integration.s3server import TEST_CREDENTIALS, make_bucket
+
+    for key, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("TRADEWIRE_S3_ENDPOINT_URL", s3_endpoint)
+    bucket = f"tradewire-test-{uuid.uuid4().hex[:12]}"
+    make_bucket(s3_endpoint, bucket)
+    yield f"s3://{bucket}"
