@@ -329,7 +329,7 @@ def count_rows(db: Path) -> dict[str, int]:
 def sample_articles(folder: Path, workers: int) -> list[Any]:
     """Extracted and tagged articles of the corpus, the input of the parts measured alone."""
     from ingest.folder import scan_folder
-    from ingest.pipeline import tag_stream
+    from ingest.tagstream import tag_stream
 
     return [t for t in tag_stream(scan_folder(folder), workers) if t.article.error is None]
 

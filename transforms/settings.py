@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     # The fts extension binary to install, when not the duckdb-extension-fts package's copy.
     fts_extension: Path | None = None
     batch_size: int = 100
+    # Documents per staged batch, so per mapped extract task of the ingest DAG: each task pays
+    # ~1-2 s to start (process, imports, models), which a batch of this size amortises to a few
+    # percent; a retry redoes one batch.
+    extract_batch_size: int = 500
+    # Mapped extract tasks of one DAG run at once. DAG files read it from the environment only
+    # (parsing does no I/O), so set it there, not in .env, for the scheduler.
+    extract_concurrency: int = 1
     workers: int = 0  # 0 = one extraction process per core
 
 
