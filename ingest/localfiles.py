@@ -89,6 +89,8 @@ def read_document_bytes(location: str, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYT
         raise DocumentUnreadable("bad_gzip", f"corrupt gzip data ({exc})") from exc
     except IsADirectoryError as exc:
         raise DocumentUnreadable("unreadable", "a directory, not a file") from exc
+    except FileNotFoundError as exc:
+        raise DocumentUnreadable("unreadable", exc.strerror or f"no such object: {exc}") from exc
     except OSError as exc:
         raise DocumentUnreadable("unreadable", exc.strerror or str(exc)) from exc
 

@@ -159,15 +159,23 @@ class RedisHostGate:
         wait_timeout: float,
         lease: float = 300.0,
         connect_timeout: float = 5.0,
+        namespace: str = "tradewire:politeness",
     ) -> None:
         import redis  # only runs that share politeness through Redis pay for the client
 
         self.url = redact_url(url)
+        # One namespace for every deployment on a Redis: a host is owed its gaps whoever asks.
+        self.namespace = namespace
         self.max_in_flight = max(1, max_in_flight)
         self.wait_timeout = wait_timeout
         # A holder that died keeps its slot this long at most; longer than any one request.
         self.lease = lease
-        self.errors: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
+        # Not reachable, too slow, or not Redis at all (a proxy answering HTTP on the port).
+        self.errors: tuple[type[Exception], ...] = (
+            redis.ConnectionError,
+            redis.TimeoutError,
+            redis.exceptions.InvalidResponse,
+        )
         self.client: redis.Redis = redis.Redis.from_url(
             url, socket_connect_timeout=connect_timeout, socket_timeout=connect_timeout
         )
@@ -180,7 +188,7 @@ class RedisHostGate:
             return func(*args, **kwargs)
         except self.errors as exc:
             raise PolitenessUnavailable(
-                f"politeness store {self.url} is unreachable ({exc}); check "
+                f"politeness store {self.url} is unreachable or not Redis ({exc}); check "
                 "TRADEWIRE_POLITENESS_URL, or leave it empty to use local state on one machine"
             ) from exc
 
@@ -188,7 +196,7 @@ class RedisHostGate:
     def slot(self, key: str, min_interval: float) -> Iterator[float]:
         """Hold one in-flight slot for the host, starting no sooner than min_interval after the
         last start any worker reserved."""
-        holders, token = f"tradewire:politeness:{key}:holders", uuid.uuid4().hex
+        holders, token = f"{self.namespace}:{key}:holders", uuid.uuid4().hex
         wait = self.acquire_turn(key, holders, token, min_interval)
         try:
             if wait > 0:
@@ -214,7 +222,7 @@ class RedisHostGate:
         ]
         while True:
             waited = self._call(
-                self.reserve, keys=[holders, f"tradewire:politeness:{key}:last"], args=args
+                self.reserve, keys=[holders, f"{self.namespace}:{key}:last"], args=args
             )
             if isinstance(waited, int) and waited >= 0:
                 return waited / _MICRO

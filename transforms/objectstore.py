@@ -3,19 +3,19 @@
 Every hand-off between tasks (staging batches, the raw page store, DuckLake's data files)
 goes through here, so a root is a local folder on one machine and s3://bucket/prefix on
 many, with the endpoint, region and credentials taken from the same settings everywhere.
-Local roots never touch s3fs; it is imported (by fsspec) only once an s3:// root is opened,
-which keeps extraction workers of a local-only install as lean as before.
+fsspec is imported when a root is first opened and s3fs (by fsspec) only for an s3:// root,
+so extraction workers reading local pages stay as lean as before.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import fsspec
-from fsspec import AbstractFileSystem
+from typing import TYPE_CHECKING, Any
 
 from transforms.settings import Settings
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,11 @@ def storage_options(url: str, settings: Settings | None = None) -> dict[str, Any
     if not url.lower().startswith(_S3_PROTOCOLS):
         return {}
     settings = settings or Settings()
-    options: dict[str, Any] = {"client_kwargs": {"region_name": settings.s3_region}}
+    options: dict[str, Any] = {
+        "client_kwargs": {"region_name": settings.s3_region},
+        # Other machines write under the same prefixes: a cached listing would hide their files.
+        "use_listings_cache": False,
+    }
     if settings.s3_endpoint_url:
         options["endpoint_url"] = settings.s3_endpoint_url
     return options
@@ -45,6 +49,8 @@ def storage_options(url: str, settings: Settings | None = None) -> dict[str, Any
 
 def open_root(url: str, settings: Settings | None = None) -> tuple[AbstractFileSystem, str]:
     """The filesystem holding a URL and the URL's path on it (a plain path is the local fs)."""
+    import fsspec
+
     fs, path = fsspec.core.url_to_fs(url, **storage_options(url, settings))
     return fs, path
 
