@@ -186,8 +186,9 @@ class Fetcher:
         self.close()
 
     def close(self) -> None:
-        """Release pooled connections."""
+        """Release pooled connections (HTTP, and the politeness store's)."""
         self.client.close()
+        self.gate.close()
 
     def fetch(
         self, url: str, etag: str | None = None, last_modified: str | None = None

@@ -44,6 +44,10 @@ class Gate(Protocol):
         """Hold a slot for the host; the value is the request's start time (epoch seconds)."""
         ...
 
+    def close(self) -> None:
+        """Release what the gate holds open between requests."""
+        ...
+
 
 def derive_host_key(url: str) -> str:
     """Name the politeness bucket for a URL: its host, lower-cased and file-name safe."""
@@ -59,6 +63,9 @@ class HostGate:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.max_in_flight = max(1, max_in_flight)
         self.wait_timeout = wait_timeout
+
+    def close(self) -> None:
+        """Nothing stays open between requests: each slot opens and closes its own files."""
 
     @contextlib.contextmanager
     def slot(self, key: str, min_interval: float) -> Iterator[float]:
@@ -181,6 +188,10 @@ class RedisHostGate:
         )
         self.reserve = self.client.register_script(_RESERVE)
         self._call(self.client.ping)  # fail at start-up, not at the first page
+
+    def close(self) -> None:
+        """Drop the pooled Redis connections."""
+        self.client.close()
 
     def _call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one Redis command, turning a lost connection into a clear PolitenessUnavailable."""
