@@ -44,8 +44,8 @@ pytestmark = pytest.mark.integration
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 REPO = Path(__file__).resolve().parents[2]
-# Two workers learn their start times from Redis replies that arrive a few hundred
-# microseconds apart; the server's clock sees that jitter, nothing more.
+# The gate adds SEND_MARGIN to every interval for the time between "go" and the request
+# reaching the site; what a loaded machine's scheduling adds beyond that, the server sees.
 CLOCK_TOLERANCE = 0.02
 
 
