@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     # (parsing does no I/O), so set it there, not in .env, for the scheduler.
     extract_concurrency: int = 1
     workers: int = 0  # 0 = one extraction process per core
+    # Object storage and politeness across machines (issue 15).
+    # Fetched pages' root: s3://bucket/prefix when workers run on several machines; empty =
+    # the raw_dir folder (ingest/rawstore.py).
+    raw_root: str = ""
+    # Where per-host politeness state lives: empty = flock files under state_dir (one
+    # machine); redis://host:6379/0 = shared by every worker on every machine.
+    politeness_url: str = ""
 
 
 @lru_cache(maxsize=1)
