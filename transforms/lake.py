@@ -15,6 +15,7 @@ files go to a local folder or an S3 bucket.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -539,7 +540,9 @@ def publish_changes(
         )
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        # A failed COMMIT has already ended the transaction; the first error is the one to see.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
         raise
     counts = PublishCounts(
         snapshot=current_snapshot(con),
