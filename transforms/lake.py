@@ -414,8 +414,10 @@ def stage_changes(
     (any path that deletes articles is covered, with no log to keep); the days come from both
     sides, so a removed article's day and an article's old day are recounted too.
     """
+    # rowid: the publish then fetches just these rows instead of scanning whole texts.
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE lake_changed AS SELECT article_id, {_DAY} AS day "
+        "CREATE OR REPLACE TEMP TABLE lake_changed AS "
+        f"SELECT rowid AS row_id, article_id, {_DAY} AS day "
         f"FROM articles WHERE ?::TIMESTAMPTZ IS NULL OR {CHANGED_AT} > ?",
         [since, since],
     )
@@ -461,10 +463,32 @@ def write_article_table(con: duckdb.DuckDBPyConnection, plan: TablePlan) -> None
         con.execute(
             f"DELETE FROM {target} WHERE article_id IN (SELECT article_id FROM lake_replaced)"
         )
+    if plan.name != "articles":
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE lake_rows AS SELECT t.rowid AS row_id "
+            f"FROM {quoted(plan.name)} t SEMI JOIN lake_changed USING (article_id)"
+        )
+    rows = "lake_changed" if plan.name == "articles" else "lake_rows"
     con.execute(
         f"INSERT INTO {target} ({names}) SELECT {names} FROM {quoted(plan.name)} "
-        "WHERE article_id IN (SELECT article_id FROM lake_changed)"
+        f"WHERE rowid IN (SELECT row_id FROM {rows})"
     )
+
+
+def touched_days(con: duckdb.DuckDBPyConnection, column: str = "day") -> str:
+    """A condition on `column` matching the touched days, as constants.
+
+    Constants rather than a join or parameters: DuckDB pushes only constants through the
+    view's GROUP BY into its join (3x faster at 50k articles). The values are DATEs read back
+    from DuckDB, never text from outside.
+    """
+    days = [r[0] for r in con.execute("SELECT day FROM lake_days").fetchall()]
+    dated = [f"DATE '{d.isoformat()}'" for d in days if d is not None]
+    parts = [f"{column} IN ({', '.join(dated)})"] if dated else []
+    # Undated articles count under day NULL and must be recounted too.
+    if len(dated) < len(days):
+        parts.append(f"{column} IS NULL")
+    return f"({' OR '.join(parts)})" if parts else "false"
 
 
 def write_day_table(con: duckdb.DuckDBPyConnection, plan: TablePlan, view: str) -> None:
@@ -482,15 +506,9 @@ def write_day_table(con: duckdb.DuckDBPyConnection, plan: TablePlan, view: str) 
             con.execute(f"DELETE FROM {target}")
         con.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM {quoted(view)}")
         return
-    # IS NOT DISTINCT FROM: undated articles count under day NULL and must be recounted too.
-    con.execute(
-        f"DELETE FROM {target} t WHERE EXISTS "
-        "(SELECT 1 FROM lake_days d WHERE d.day IS NOT DISTINCT FROM t.day)"
-    )
-    con.execute(
-        f"INSERT INTO {target} ({names}) SELECT {names} FROM {quoted(view)} v WHERE EXISTS "
-        "(SELECT 1 FROM lake_days d WHERE d.day IS NOT DISTINCT FROM v.day)"
-    )
+    where = touched_days(con)
+    con.execute(f"DELETE FROM {target} WHERE {where}")
+    con.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM {quoted(view)} WHERE {where}")
 
 
 def publish_changes(
