@@ -423,24 +423,27 @@ def stage_changes(
     )
     if lake_has_articles:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE lake_held AS "
-            f"SELECT article_id, {_DAY} AS day FROM {ALIAS}.articles"
+            f"CREATE OR REPLACE TEMP TABLE lake_held AS SELECT article_id FROM {ALIAS}.articles"
         )
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE lake_held (article_id VARCHAR, day DATE)")
+        con.execute("CREATE OR REPLACE TEMP TABLE lake_held (article_id VARCHAR)")
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE lake_removed AS SELECT h.article_id, h.day FROM lake_held h "
-        "ANTI JOIN articles a USING (article_id)"
+        "CREATE OR REPLACE TEMP TABLE lake_removed AS "
+        "SELECT article_id FROM lake_held ANTI JOIN articles USING (article_id)"
     )
     # Ids whose lake rows go: removed ones, and changed ones the lake already holds.
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE lake_replaced AS "
-        "SELECT article_id, day FROM lake_removed UNION ALL "
-        "SELECT h.article_id, h.day FROM lake_held h SEMI JOIN lake_changed c USING (article_id)"
+        "CREATE OR REPLACE TEMP TABLE lake_replaced AS SELECT article_id FROM lake_removed "
+        "UNION ALL SELECT article_id FROM lake_held SEMI JOIN lake_changed USING (article_id)"
+    )
+    # The days those rows had in the lake, read only for them (the day is not cheap to compute).
+    old_days = (
+        f"SELECT {_DAY} FROM {ALIAS}.articles SEMI JOIN lake_replaced USING (article_id)"
+        if count_of(con, "lake_replaced")
+        else "SELECT NULL::DATE WHERE false"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE lake_days AS SELECT DISTINCT day FROM "
-        "(SELECT day FROM lake_changed UNION ALL SELECT day FROM lake_replaced)"
+        f"CREATE OR REPLACE TEMP TABLE lake_days AS SELECT day FROM lake_changed UNION {old_days}"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,8 @@ from transforms.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 REPO = Path(__file__).resolve().parents[2]
+DOC = REPO / "docs" / "lake.md"
+NOT_RUN = "-- (not run by the tests"
 TARIFFS = "03_tariffs_steel_evs.html"
 # Within any one snapshot, the day counts agree with the rows they count.
 CONSISTENT = (
@@ -365,6 +368,50 @@ def test_an_unreachable_lake_fails_the_refresh_not_the_landing(
     with connect(db_path) as con:
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (12,)
         assert watermark(con, LAKE) is None
+
+
+def fenced(language: str) -> list[str]:
+    """The bodies of docs/lake.md's ```<language> fences, in order."""
+    text = DOC.read_text(encoding="utf-8")
+    return [m.group(1) for m in re.finditer(rf"^```{language}\n(.*?)^```", text, re.S | re.M)]
+
+
+def test_the_docs_examples_read_the_lake_a_load_published(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb_extension_ducklake
+
+    # The lake where the docs have it: data/ under the folder the reader starts in.
+    home = tmp_path / "home"
+    db = home / "data" / "tradewire.duckdb"
+    monkeypatch.setenv("TRADEWIRE_LAKE_MAINTENANCE_EVERY", "0")
+    run_pipeline([str(folder)], db, batch_size=50, workers=1)
+    publish_lake(db)
+    edit_tariffs_story(folder)
+    run_pipeline([str(folder)], db, batch_size=50, workers=1)
+    publish_lake(db)
+    site_packages = Path(duckdb_extension_ducklake.__file__).resolve().parents[1]
+    # The DuckDB CLI's statements, in a fresh extension directory: INSTALL from the named files.
+    sql = "".join(block for block in fenced("sql") if NOT_RUN not in block)
+    sql = sql.replace("<site-packages>", str(site_packages))
+    script = (
+        "import duckdb, sys\n"
+        "con = duckdb.connect()\n"
+        f"con.execute(\"SET extension_directory = '{tmp_path / 'extensions'}'\")\n"
+        "for statement in con.extract_statements(sys.stdin.read()):\n"
+        "    print(con.execute(statement).fetchall())\n"
+    )
+    cli = subprocess.run(
+        [sys.executable, "-c", script], input=sql, cwd=home, capture_output=True, text=True
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "[(12,)]" in cli.stdout and "'delete'" in cli.stdout  # counts, then changes
+    (python,) = fenced("python")
+    reader = subprocess.run(
+        [sys.executable, "-c", python], cwd=home, capture_output=True, text=True
+    )
+    assert reader.returncode == 0, reader.stderr
+    assert "12 │" in reader.stdout and "export_controls" in reader.stdout
 
 
 # PostgreSQL catalog, data on S3 ------------------------------------------------------------
