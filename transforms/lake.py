@@ -534,7 +534,7 @@ def publish_changes(
     stage_changes(con, since, lake_has_articles=not plans[0].create)
     changed, removed = count_of(con, "lake_changed"), count_of(con, "lake_removed")
     whole = tuple(p.name for p in [*plans, *(p for p, _ in day_plans)] if p.whole)
-    if not changed and not removed and not whole and since is not None:
+    if not changed and not removed and not whole and publishes and not rebuild:
         return PublishCounts(snapshot=None), 0
     high = latest_change(con)
     watermark = max((t for t in (since, high) if t is not None), default=None)

@@ -370,6 +370,25 @@ def test_an_unreachable_lake_fails_the_refresh_not_the_landing(
         assert watermark(con, LAKE) is None
 
 
+def test_the_transforms_dag_task_publishes_what_the_setting_says(
+    folder: Path, db_path: Path, local_lake: LakeLocation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.orchestration import publish_snapshot
+    from transforms.snapshot import snapshot_path_for
+
+    monkeypatch.setenv("TRADEWIRE_DB", str(db_path))
+    run_pipeline([str(folder)], db_path, batch_size=50, workers=1)
+    monkeypatch.setenv("TRADEWIRE_SNAPSHOT", "lake")
+    assert publish_snapshot() == f"{local_lake.uri}@1"
+    assert publish_snapshot() == local_lake.uri  # nothing new: the lake as it is
+    monkeypatch.setenv("TRADEWIRE_SNAPSHOT", "off")
+    assert publish_snapshot() is None
+    assert not snapshot_path_for(db_path).exists()
+    monkeypatch.setenv("TRADEWIRE_SNAPSHOT", "true")  # an older .env: the whole-file copy
+    assert publish_snapshot() == str(snapshot_path_for(db_path))
+    assert snapshot_path_for(db_path).exists()
+
+
 def fenced(language: str) -> list[str]:
     """The bodies of docs/lake.md's ```<language> fences, in order."""
     text = DOC.read_text(encoding="utf-8")
