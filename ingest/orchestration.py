@@ -103,7 +103,7 @@ def publish_snapshot() -> str | None:
     if settings.snapshot == "lake":
         from transforms.lake import lake_location
 
-        return lake_location(settings.db, settings).uri
+        return lake_location(settings.db, settings).shown
     from transforms.snapshot import snapshot_path_for
 
     return str(snapshot_path_for(settings.db))

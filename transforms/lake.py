@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -77,6 +78,11 @@ class LakeLocation:
         return f"ducklake:{self.catalog}"
 
     @property
+    def shown(self) -> str:
+        """The URI for messages and logs: a password in the DSN is masked."""
+        return masked(self.uri)
+
+    @property
     def kind(self) -> str:
         """sqlite or postgres: the extension the catalog needs."""
         return self.catalog.split(":", 1)[0]
@@ -90,6 +96,14 @@ class LakeLocation:
     def on_s3(self) -> bool:
         """Data files in a bucket need httpfs and an S3 secret."""
         return self.data_path.startswith("s3://")
+
+
+_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+
+
+def masked(text: str) -> str:
+    """Text with any libpq `password=…` replaced: errors and logs quote the DSN."""
+    return _PASSWORD.sub(r"\1***", text)
 
 
 def lake_location(db_path: Path, settings: Settings | None = None) -> LakeLocation:
@@ -241,7 +255,7 @@ def attach_lake(
         first = str(exc).splitlines()[0]
         if "does not match existing data path" in str(exc):
             first += " (TRADEWIRE_LAKE_DATA_PATH differs from where this lake keeps its files)"
-        raise LakeError(f"cannot attach the lake {location.uri}: {first}") from exc
+        raise LakeError(f"cannot attach the lake {location.shown}: {masked(first)}") from exc
 
 
 @contextmanager
@@ -618,7 +632,9 @@ def publish_lake(
                 counts, number = publish_changes(con, rebuild=rebuild)
             except duckdb.Error as exc:
                 first = str(exc).splitlines()[0]
-                raise LakeError(f"publishing to the lake {location.uri} failed: {first}") from exc
+                raise LakeError(
+                    f"publishing to the lake {location.shown} failed: {masked(first)}"
+                ) from exc
             maintained = False
             every = settings.lake_maintenance_every
             if number and every > 0 and number % every == 0:
@@ -635,7 +651,7 @@ def publish_lake(
         days=counts.days,
         whole_tables=counts.whole_tables,
         maintained=maintained,
-        location=location.uri,
+        location=location.shown,
     )
 
 

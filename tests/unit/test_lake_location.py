@@ -12,6 +12,7 @@ from transforms.lake import (
     LakeLocation,
     PublishCounts,
     lake_location,
+    masked,
     parse_catalog,
     parse_data_path,
     sql_literal,
@@ -116,6 +117,14 @@ def test_snapshot_mode_defaults_to_the_lake_and_rejects_the_unknown(
         "file",
         "off",
         "lake",
+    )
+
+
+def test_passwords_in_a_dsn_never_reach_messages() -> None:
+    location = LakeLocation("postgres:dbname=lake password=s3cret host=db", "s3://b/")
+    assert "s3cret" not in location.shown and "password=***" in location.shown
+    assert (
+        masked("at \"host=db PASSWORD = 'a b'\": refused") == 'at "host=db PASSWORD = ***": refused'
     )
 
 
