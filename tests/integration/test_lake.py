@@ -514,14 +514,25 @@ def test_postgres_catalog_with_data_on_s3(
     # A reader elsewhere needs only the catalog's address and the bucket's credentials.
     assert lake_value(location, "SELECT count(*) FROM articles") == 11
     assert lake_value(location, "SELECT count(*) FROM articles", first.snapshot) == 12
+    # An analyst elsewhere sits in a read transaction while another removal is published.
     reader = start_reader(location)
     try:
         assert read_counts(reader)[0] == 11
+        with connect(db_path, read_only=False) as con:
+            (gone, other) = con.execute(
+                "SELECT min(article_id), max(article_id) FROM articles"
+            ).fetchone() or (None, None)
+            retire_ids(con, [(gone, other)])
+        publisher = threading.Thread(target=publish_lake, args=(db_path,))
+        publisher.start()
+        publisher.join(timeout=120)
+        assert not publisher.is_alive(), "the publisher waited for the reader"
         assert reader.stdin is not None
         reader.stdin.write("go\n")
         reader.stdin.flush()
-        assert read_counts(reader)[0] == 11
-        assert read_counts(reader)[0] == 11
+        assert read_counts(reader)[0] == 11  # its snapshot, inside its transaction
+        after = read_counts(reader)
+        assert after[0] == 10 and after[1] == after[2]
         assert reader.wait(timeout=60) == 0
     finally:
         if reader.poll() is None:
