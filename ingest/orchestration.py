@@ -90,15 +90,24 @@ def refresh_search_index() -> int:
 
 
 def publish_snapshot() -> str | None:
-    """The read-only copy analysts keep open, unless TRADEWIRE_SNAPSHOT is off; published when
-    it misses article changes (or is missing), else left as it is."""
+    """What analysts read, per TRADEWIRE_SNAPSHOT: "lake" publishes what changed since the
+    lake's last publish, "file" copies the database when the copy misses article changes,
+    "off" does nothing (None). Returns where analysts find it; a lake that cannot be reached
+    fails the task, so Airflow retries it."""
     from transforms.derived import publish_snapshot_if_behind
-    from transforms.snapshot import snapshot_path_for
 
     settings = Settings()
-    if not settings.snapshot:
+    if settings.snapshot == "off":
         return None
-    publish_snapshot_if_behind(settings.db, force=False)
+    published = publish_snapshot_if_behind(settings.db, force=False, mode=settings.snapshot)
+    if published is not None:
+        return published
+    if settings.snapshot == "lake":
+        from transforms.lake import lake_location
+
+        return lake_location(settings.db, settings).shown
+    from transforms.snapshot import snapshot_path_for
+
     return str(snapshot_path_for(settings.db))
 
 

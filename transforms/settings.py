@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,8 +53,10 @@ class Settings(BaseSettings):
     max_document_bytes: int = 5 * 1024 * 1024
     # Readers and writers wait this long for DuckDB's file lock instead of failing at once.
     lock_wait_seconds: float = 60.0
-    # Publish data/<db>.snapshot.duckdb after loads, for analysts' own tools (DuckDB CLI, BI).
-    snapshot: bool = True
+    # What loads publish for analysts: "lake" (the DuckLake below, only what changed), "file"
+    # (data/<db>.snapshot.duckdb, a whole copy each time) or "off". true/false from older
+    # .env files mean "file"/"off": what they did before.
+    snapshot: Literal["lake", "file", "off"] = "lake"
     # The tagging model file, when not the shipped transforms/tagging/model.json (try one out);
     # "rules" tags by the taxonomy's rules alone.
     tag_model: str | None = None
@@ -74,6 +78,28 @@ class Settings(BaseSettings):
     # Where per-host politeness state lives: empty = flock files under state_dir (one
     # machine); redis://host:6379/0 = shared by every worker on every machine.
     politeness_url: str = ""
+    # Lake (transforms/lake.py): the DuckLake catalog, "sqlite:<file>" or "postgres:<libpq
+    # dsn>"; None is data/<db>.lake.sqlite beside the database.
+    lake_catalog: str | None = None
+    # Where the lake's Parquet files go: a folder or s3://bucket/prefix; None is data/lake/.
+    lake_data_path: str | None = None
+    # Time travel reaches this far back; older snapshots expire at housekeeping.
+    lake_retention_days: float = 7.0
+    # Publishes between housekeeping runs (merge small files, expire snapshots, delete files).
+    lake_maintenance_every: int = 20
+
+    @field_validator("snapshot", mode="before")
+    @classmethod
+    def _snapshot_from_boolean(cls, value: Any) -> Any:
+        """Older .env files say TRADEWIRE_SNAPSHOT=true/false; keep them meaning what they did."""
+        if isinstance(value, bool):
+            return "file" if value else "off"
+        text = str(value).strip().lower()
+        if text in {"true", "1", "yes", "on"}:
+            return "file"
+        if text in {"false", "0", "no", "off"}:
+            return "off"
+        return text
 
 
 @lru_cache(maxsize=1)
