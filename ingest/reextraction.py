@@ -23,6 +23,7 @@ from ingest.folder import document_kind
 from ingest.records import SourceItem
 from ingest.tagstream import tag_stream
 from transforms.database import connect
+from transforms.derived import mark_stale_days
 from transforms.load import land_batch
 
 DEFAULT_BATCH_SIZE = 200
@@ -135,6 +136,7 @@ def retire_ids(con: duckdb.DuckDBPyConnection, moved: Sequence[tuple[str, str]])
             "SELECT p.new_id, s.source, s.url, s.seen_at FROM article_sightings s "
             "JOIN pairs p ON s.article_id = p.old_id ON CONFLICT DO NOTHING"
         )
+        mark_stale_days(con, "SELECT unnest(CAST(? AS VARCHAR[]))", [[o for o, _ in moved]])
         for table in (
             "article_sightings",
             "article_topics",

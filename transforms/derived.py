@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,8 +31,23 @@ class RefreshCounts:
     days: int
 
 
+def mark_stale_days(
+    con: duckdb.DuckDBPyConnection, ids_sql: str, params: Sequence[object] = ()
+) -> None:
+    """Record the current days of the articles `ids_sql` selects before they move or vanish,
+    so every derived table recounts them; call inside the transaction that changes them."""
+    con.execute(
+        "INSERT INTO derived_stale_days SELECT d.name, "
+        "CAST(a.published_at AT TIME ZONE 'UTC' AS DATE) FROM articles a "
+        "CROSS JOIN (SELECT unnest(CAST(? AS VARCHAR[])) AS name) d "
+        f"WHERE a.article_id IN ({ids_sql})",
+        [[table for table, _ in DERIVED], *params],
+    )
+
+
 def refresh_table(con: duckdb.DuckDBPyConnection, table: str, view: str) -> RefreshCounts:
-    """Recompute the rows of `table` for days with articles landed since its watermark."""
+    """Recompute the rows of `table` for days with articles landed since its watermark, and the
+    days articles left (mark_stale_days)."""
     row = con.execute("SELECT watermark FROM derived_state WHERE name = ?", [table]).fetchone()
     since = row[0] if row else _EPOCH
     con.execute("BEGIN TRANSACTION")
@@ -39,9 +55,11 @@ def refresh_table(con: duckdb.DuckDBPyConnection, table: str, view: str) -> Refr
         con.execute(
             "CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT "
             "CAST(published_at AT TIME ZONE 'UTC' AS DATE) AS day FROM articles "
-            f"WHERE {_CHANGED_AT} > ?",
-            [since],
+            f"WHERE {_CHANGED_AT} > ? "
+            "UNION SELECT day FROM derived_stale_days WHERE name = ?",
+            [since, table],
         )
+        con.execute("DELETE FROM derived_stale_days WHERE name = ?", [table])
         (articles, high) = con.execute(
             f"SELECT count(*), max({_CHANGED_AT}) FROM articles WHERE {_CHANGED_AT} > ?", [since]
         ).fetchone() or (0, None)
