@@ -6,6 +6,7 @@ Airflow puts on sys.path. Constants only: parsing must stay free of I/O.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,12 @@ ARTICLES = Asset(name="tradewire_articles", uri="tradewire://duckdb/articles")
 
 # One slot (dags/pools.json, created by `make setup`): DuckDB allows one writing process per file.
 WRITER_POOL = "duckdb_writer"
+
+# Under the CeleryExecutor (`make airflow-distributed`) only the worker on the machine that owns
+# the DuckDB file serves this queue: every task that reads or writes the file, or reads the
+# seeds folder, runs there. The LocalExecutor ignores queues. Read from the environment, which
+# the launcher sets from TRADEWIRE_WRITER_QUEUE (transforms/settings.py), without reading .env.
+WRITER_QUEUE = os.environ.get("TRADEWIRE_WRITER_QUEUE") or "writer"
 
 DEFAULT_ARGS: dict[str, Any] = {
     "retries": 2,
