@@ -82,10 +82,11 @@ airflow: setup
 
 # CeleryExecutor, PostgreSQL metadata DB, Redis broker (TRADEWIRE_AIRFLOW_METADATA_URL,
 # TRADEWIRE_CELERY_BROKER_URL): the launcher creates and migrates the database and imports the
-# pool first, then starts the components and TRADEWIRE_CELERY_WORKERS Celery workers.
+# pool first, then starts the components and TRADEWIRE_CELERY_WORKERS Celery workers. On a
+# machine that does not own the DuckDB file: `make airflow-distributed LAUNCH_ARGS=--workers-only`.
 airflow-distributed: $(VENV)/.synced
 	$(BIN)/python -m ingest.airflow_home
-	$(BIN)/python -m ingest.airflow_launch --profile distributed --port $(AIRFLOW_PORT)
+	$(BIN)/python -m ingest.airflow_launch --profile distributed --port $(AIRFLOW_PORT) $(LAUNCH_ARGS)
 
 clean:
 	rm -rf .airflow data .pytest_cache .mypy_cache .ruff_cache

@@ -117,13 +117,23 @@ def distributed_components(
 def prepare_metadata(env: Mapping[str, str], settings: Settings, log_dir: Path) -> None:
     """The metadata database as the profile needs it: created if missing, migrated, with the
     writer pool; `airflow db migrate` is idempotent and takes seconds when nothing is due."""
-    down = unreachable(service_endpoints(settings))
-    if down:
-        raise LaunchError("; ".join(down))
+    check_services(settings)
     try:
         ensure_database(settings.airflow_metadata_url)
     except ProfileError as exc:
         raise LaunchError(str(exc)) from None
+    migrate_metadata(env, log_dir)
+
+
+def check_services(settings: Settings) -> None:
+    """Fail fast, naming the setting, when the metadata database or the broker is down."""
+    down = unreachable(service_endpoints(settings))
+    if down:
+        raise LaunchError("; ".join(down))
+
+
+def migrate_metadata(env: Mapping[str, str], log_dir: Path) -> None:
+    """`airflow db migrate` and the writer pool's import, into the database `env` names."""
     log_dir.mkdir(parents=True, exist_ok=True)
     airflow = airflow_command()
     pools = str(REPO / "dags" / "pools.json")
@@ -367,6 +377,15 @@ def launch_distributed(port: int, wait: float, owner: bool = True) -> int:
     if owner:
         check_port(port)
         prepare_metadata(env, settings, home / ".airflow" / "distributed")
+    else:
+        if not settings.airflow_execution_api_url:
+            raise LaunchError(
+                "workers on a machine that does not own the DuckDB file reach the API server on "
+                "the machine that does: set TRADEWIRE_AIRFLOW_EXECUTION_API_URL to "
+                "http://<owner>:<port>/execution/ (and its AIRFLOW__API__HOST to an address "
+                "this machine reaches)"
+            )
+        check_services(settings)
     try:
         first, then = distributed_components(settings, home / ".airflow" / "distributed", owner)
     except ProfileError as exc:

@@ -186,22 +186,28 @@ def ensure_database(url: str, timeout: float = 5.0) -> bool:
             f"TRADEWIRE_AIRFLOW_METADATA_URL must be postgresql+psycopg2://user@host:port/db, "
             f"not {url!r}"
         )
-    con = psycopg2.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        dbname="postgres",
-        connect_timeout=max(1, int(timeout)),
-    )
     try:
-        con.autocommit = True  # CREATE DATABASE refuses to run in a transaction
-        with con.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if cur.fetchone():
-                return False
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            logger.info("created the metadata database %s", name)
-            return True
-    finally:
-        con.close()
+        con = psycopg2.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            dbname="postgres",
+            connect_timeout=max(1, int(timeout)),
+        )
+        try:
+            con.autocommit = True  # CREATE DATABASE refuses to run in a transaction
+            with con.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+                if cur.fetchone():
+                    return False
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                logger.info("created the metadata database %s", name)
+                return True
+        finally:
+            con.close()
+    except psycopg2.Error as exc:
+        raise ProfileError(
+            f"could not check or create the metadata database {name!r} "
+            f"(TRADEWIRE_AIRFLOW_METADATA_URL): {str(exc).strip()}"
+        ) from None

@@ -23,9 +23,12 @@ from typing import Any
 import httpx
 
 from ingest.airflow_launch import (
+    Component,
     Supervisor,
     component_env,
+    default_components,
     distributed_components,
+    migrate_metadata,
     prepare_metadata,
     running,
     with_session,
@@ -297,22 +300,24 @@ def stack_settings(
 
 @contextlib.contextmanager
 def run_stack(
-    settings: Settings,
     home: Path,
     tradewire_env: Mapping[str, str],
-    key_prefix: str,
+    settings: Settings | None = None,
+    key_prefix: str = "",
     extra_env: Mapping[str, str] | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> Iterator[Stack]:
-    """The distributed profile under `home` (logs, PID files, secrets), started by the launcher's
-    code and stopped, every process of it, on leaving."""
+    """Airflow under `home` (logs, PID files, secrets), started by the launcher's code and
+    stopped, every process of it, on leaving: the distributed profile with `settings` (its own
+    database, Redis keys under `key_prefix`), else the local one (LocalExecutor, SQLite)."""
     import secrets
 
     from cryptography.fernet import Fernet
 
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
-    env = component_env(port, profile=profile_env(settings, port))
+    profile = profile_env(settings, port) if settings is not None else {}
+    env = component_env(port, profile=profile)
     env.update(
         {
             "AIRFLOW_HOME": str(REPO),
@@ -328,26 +333,31 @@ def run_stack(
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": key_prefix,
-            "AIRFLOW__CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": key_prefix,
-            # A few seconds between the scheduler's loops, not Airflow's production pacing.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            # A second between the scheduler's loops, not Airflow's production pacing.
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             **tradewire_env,
             **(extra_env or {}),
         }
     )
-    prepare_metadata(env, settings, home)
-    first, then = distributed_components(
-        settings, home / "pids", suffix="-" + key_prefix.split("_")[-1].rstrip(":")
-    )
-    # Every worker serves its logs on a port of its own, free now.
-    then = [
-        replace(c, env={**c.env, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())})
-        if "celery" in c.argv
-        else c
-        for c in then
-    ]
+    first: Component | None
+    if settings is None:
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home}/airflow.db"
+        migrate_metadata(env, home)
+        first, then = default_components()
+    else:
+        env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX"] = key_prefix
+        prepare_metadata(env, settings, home)
+        suffix = "-" + key_prefix.split("_")[-1].rstrip(":")
+        first, then = distributed_components(settings, home / "pids", suffix=suffix)
+        # Every worker serves its logs on a port of its own, free now.
+        then = [
+            replace(c, env={**c.env, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())})
+            if "celery" in c.argv
+            else c
+            for c in then
+        ]
     output = Output(echo=echo)
     with (
         running(port, START_WAIT, first, then, env, output.write) as supervisor,

@@ -101,7 +101,7 @@ def stack_factory(tmp_path: Path) -> Iterator[Any]:
         def start(tradewire: dict[str, str], extra: dict[str, str] | None = None) -> Stack:
             settings = stack_settings(metadata_url)
             home = tmp_path / "airflow"
-            return cleanup.enter_context(run_stack(settings, home, tradewire, prefix, extra))
+            return cleanup.enter_context(run_stack(home, tradewire, settings, prefix, extra))
 
         yield start
 

@@ -1,0 +1,65 @@
+"""The launcher stops everything its components started, and refuses profiles it cannot run."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.airflow_launch import (
+    Component,
+    LaunchError,
+    Supervisor,
+    launch_distributed,
+    session_members,
+)
+
+
+def alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def test_stop_ends_a_process_that_left_its_components_process_group(tmp_path: Path) -> None:
+    # As Airflow's task runner does: a child in a process group of its own, which a signal to
+    # the component's group does not reach.
+    marker = tmp_path / "child.pid"
+    child = textwrap.dedent(
+        f"""
+        import os, time
+        os.setpgid(0, 0)
+        open({str(marker)!r}, "w").write(str(os.getpid()))
+        time.sleep(600)
+        """
+    )
+    parent = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(600)"
+    supervisor = Supervisor({}, out=lambda line: None)
+    component = Component("worker", [sys.executable, "-c", parent])
+    supervisor.start(component)
+    deadline = time.monotonic() + 30
+    while not (marker.exists() and marker.read_text()):
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    pid = int(marker.read_text())
+    assert component.process is not None
+    assert pid in session_members(component.process.pid)
+    supervisor.stop()
+    deadline = time.monotonic() + 10
+    while alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} outlived the stop"
+        time.sleep(0.05)
+
+
+def test_workers_elsewhere_are_refused_without_the_owners_api_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TRADEWIRE_AIRFLOW_EXECUTION_API_URL", raising=False)
+    with pytest.raises(LaunchError, match="TRADEWIRE_AIRFLOW_EXECUTION_API_URL"):
+        launch_distributed(8080, 1.0, owner=False)
