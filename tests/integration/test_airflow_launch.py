@@ -58,8 +58,9 @@ def test_stop_ends_a_process_that_left_its_components_process_group(tmp_path: Pa
 
 
 def test_workers_elsewhere_are_refused_without_the_owners_api_address(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("TRADEWIRE_AIRFLOW_EXECUTION_API_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env of the user's to read the setting from
     with pytest.raises(LaunchError, match="TRADEWIRE_AIRFLOW_EXECUTION_API_URL"):
         launch_distributed(8080, 1.0, owner=False)
