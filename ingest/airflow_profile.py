@@ -55,12 +55,12 @@ class WorkerRole:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where a service listens, for probing and for messages."""
+    """Where a service listens, for probing, and what to do when it does not answer."""
 
     what: str
     host: str
     port: int
-    setting: str
+    hint: str
 
 
 def result_backend(settings: Settings) -> str:
@@ -140,7 +140,7 @@ def endpoint(url: str, what: str, setting: str, default_port: int) -> Endpoint:
         port = parts.port or default_port
     except ValueError as exc:
         raise ProfileError(f"{setting}: {exc} in {url!r}") from None
-    return Endpoint(what, parts.hostname or "127.0.0.1", port, setting)
+    return Endpoint(what, parts.hostname or "127.0.0.1", port, f"start it, or set {setting}")
 
 
 def service_endpoints(settings: Settings) -> list[Endpoint]:
@@ -169,7 +169,7 @@ def unreachable(endpoints: list[Endpoint], timeout: float = 1.0) -> list[str]:
             with socket.create_connection((e.host, e.port), timeout=timeout):
                 pass
         except OSError as exc:
-            down.append(f"{e.what} at {e.host}:{e.port} is unreachable ({exc}; set {e.setting})")
+            down.append(f"{e.what} at {e.host}:{e.port} is unreachable ({exc}); {e.hint}")
     return down
 
 

@@ -40,8 +40,8 @@ REPO = Path(__file__).resolve().parents[2]
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379/0"
 SERVICES = [
-    Endpoint("PostgreSQL", "127.0.0.1", 5432, "a PostgreSQL server on 127.0.0.1:5432"),
-    Endpoint("Redis", "127.0.0.1", 6379, "a Redis server on 127.0.0.1:6379"),
+    Endpoint("PostgreSQL", "127.0.0.1", 5432, "trust auth for user postgres expected"),
+    Endpoint("Redis", "127.0.0.1", 6379, "no password expected"),
 ]
 # What a worker prints as a task instance reaches it (the Celery provider's execute_workload).
 WORKLOAD = re.compile(
@@ -59,6 +59,10 @@ def why_not_runnable() -> str | None:
         return "distributed profile needs PostgreSQL and Redis on loopback: " + "; ".join(down)
     if importlib.util.find_spec("asyncpg") is None:
         return "asyncpg is not installed (Airflow's async PostgreSQL driver; `make setup`)"
+    try:
+        from celery.backends.database import retry  # noqa: F401  (the Celery provider needs it)
+    except ImportError:
+        return "this Celery lacks what the Celery provider imports (uv.lock pins celery<5.7; `make setup`)"
     return None
 
 

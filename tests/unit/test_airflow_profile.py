@@ -102,7 +102,7 @@ def test_distributed_components_add_the_workers_and_workers_only_drops_the_rest(
 
 
 def test_endpoints_from_urls() -> None:
-    assert endpoint(PG, "pg", "S", 5432) == Endpoint("pg", "db.example", 5433, "S")
+    assert endpoint(PG, "pg", "S", 5432) == Endpoint("pg", "db.example", 5433, "start it, or set S")
     assert endpoint("redis://cache/0", "r", "S", 6379).port == 6379
     assert endpoint("db+postgresql://u@h:1/x", "b", "S", 5432).host == "h"
 
