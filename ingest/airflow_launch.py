@@ -393,8 +393,19 @@ def launch_distributed(port: int, wait: float, owner: bool = True) -> int:
     return launch(port, wait, first, then, env=env)
 
 
+def stop_on_signals() -> None:
+    """SIGTERM (a service manager, `kill`) stops the components as Ctrl-C does, and Ctrl-C
+    works even when a shell started us in the background, where SIGINT comes in ignored."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `make airflow`."""
+    """Entry point of `make airflow` and `make airflow-distributed`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("AIRFLOW_PORT") or DEFAULT_PORT)
@@ -413,6 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     target = "make airflow" if args.profile == "local" else "make airflow-distributed"
+    stop_on_signals()
     try:
         if args.profile == "distributed" or args.workers_only:
             return launch_distributed(args.port, args.wait, owner=not args.workers_only)

@@ -64,3 +64,44 @@ def test_workers_elsewhere_are_refused_without_the_owners_api_address(
     monkeypatch.chdir(tmp_path)  # no .env of the user's to read the setting from
     with pytest.raises(LaunchError, match="TRADEWIRE_AIRFLOW_EXECUTION_API_URL"):
         launch_distributed(8080, 1.0, owner=False)
+
+
+def test_sigterm_to_the_launcher_stops_its_components(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    marker = tmp_path / "component.pid"
+    component = (
+        f"import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
+    )
+    launcher = textwrap.dedent(
+        f"""
+        import sys
+        from ingest.airflow_launch import Component, launch, stop_on_signals
+        stop_on_signals()
+        status = launch(0, 1.0, None, [Component("scheduler", [sys.executable, "-c", {component!r}])],
+                        out=lambda line: None)
+        print("stopped", status, flush=True)
+        """
+    )
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", launcher],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not (marker.exists() and marker.read_text()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the component never started"
+        time.sleep(0.05)
+    pid = int(marker.read_text())
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert out.strip() == "stopped 0"
+    deadline = time.monotonic() + 10
+    while alive(pid):
+        assert time.monotonic() < deadline, f"component {pid} outlived its launcher"
+        time.sleep(0.05)
