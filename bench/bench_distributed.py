@@ -86,7 +86,7 @@ def measure_profile(
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     """One triggered run of the ingest DAG under one profile (workers None: the local one)."""
-    tradewire = {**tradewire_env(tmp, folder), "TRADEWIRE_BATCH_SIZE": str(batch)}
+    tradewire = {**tradewire_env(tmp, folder), "TRADEWIRE_EXTRACT_BATCH_SIZE": str(batch)}
     extra = {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"}
     started = time.monotonic()
     with contextlib.ExitStack() as services:

@@ -18,6 +18,12 @@ ARTICLES = Asset(name="tradewire_articles", uri="tradewire://duckdb/articles")
 # One slot (dags/pools.json, created by `make setup`): DuckDB allows one writing process per file.
 WRITER_POOL = "duckdb_writer"
 
+# Mapped extract tasks of one run at a time (TRADEWIRE_EXTRACT_CONCURRENCY, from the environment
+# only: parsing reads no files). Each already extracts on every core of its machine, so on one
+# machine a second one only splits the cores and doubles the memory; workers on several
+# machines want one each.
+EXTRACT_CONCURRENCY = int(os.environ.get("TRADEWIRE_EXTRACT_CONCURRENCY") or 1)
+
 # Under the CeleryExecutor (`make airflow-distributed`) only the worker on the machine that owns
 # the DuckDB file serves this queue: every task that reads or writes the file, or reads the
 # seeds folder, runs there. The LocalExecutor ignores queues. Read from the environment, which

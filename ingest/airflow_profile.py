@@ -68,11 +68,20 @@ def result_backend(settings: Settings) -> str:
     return settings.celery_result_backend or f"db+{settings.airflow_metadata_url}"
 
 
+def extract_concurrency(settings: Settings) -> int:
+    """Extract tasks of one run at once: the setting when given, else one per worker started
+    here (the local profile's default of one would leave every other worker idle)."""
+    if "extract_concurrency" in settings.model_fields_set:
+        return settings.extract_concurrency
+    return max(settings.extract_concurrency, settings.celery_workers)
+
+
 def profile_env(settings: Settings, port: int) -> dict[str, str]:
     """The AIRFLOW__* overrides of the distributed profile, plus the settings DAG files read.
 
-    The writer queue is passed on as TRADEWIRE_WRITER_QUEUE: the DAG files read it from the
-    environment (no .env read at parse time), and so see the value the workers were started with.
+    The DAG files read TRADEWIRE_WRITER_QUEUE and TRADEWIRE_EXTRACT_CONCURRENCY from the
+    environment (no .env read at parse time); passed on here, they see the values the workers
+    were started with, wherever the user set them.
     """
     execution_api = settings.airflow_execution_api_url or f"http://127.0.0.1:{port}/execution/"
     return {
@@ -85,6 +94,7 @@ def profile_env(settings: Settings, port: int) -> dict[str, str]:
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": DEFAULT_QUEUE,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": execution_api,
         "TRADEWIRE_WRITER_QUEUE": settings.writer_queue,
+        "TRADEWIRE_EXTRACT_CONCURRENCY": str(extract_concurrency(settings)),
     }
 
 

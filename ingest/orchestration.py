@@ -7,9 +7,10 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.extractjob import run_extract_job
 from ingest.polling import poll_config
 from ingest.sources_registry import SourceSpec, enabled_sources, load_sources
-from ingest.stages import extract_staged, load_staged, plan_to_staging, poll_to_staging
+from ingest.stages import load_staged, plan_to_staging, poll_to_staging
 from transforms.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -44,16 +45,17 @@ def poll_for_run(group_url: str, run_id: str) -> list[str]:
         settings.db,
         settings.staging_root,
         run_id,
-        settings.batch_size,
+        settings.extract_batch_size,
         poll_config(settings),
         settings.max_document_bytes,
     )
 
 
 def extract_for_run(batch_url: str) -> str:
-    """Extract and tag one staged batch on TRADEWIRE_WORKERS processes (0: every core)."""
+    """Extract and tag one staged batch on TRADEWIRE_WORKERS processes (0: every core), in a
+    lean child process (ingest/extractjob.py)."""
     settings = Settings()
-    return extract_staged(batch_url, settings.workers, settings.max_document_bytes)
+    return run_extract_job(batch_url, settings.workers, settings.max_document_bytes)
 
 
 def load_for_run(

@@ -20,8 +20,8 @@ import pyarrow as pa
 
 from ingest.extraction import extractor_version, hash_bytes, read_source_bytes
 from ingest.folder import document_kind
-from ingest.pipeline import tag_stream
 from ingest.records import SourceItem
+from ingest.tagstream import tag_stream
 from transforms.database import connect
 from transforms.load import land_batch
 

@@ -59,7 +59,21 @@ class Settings(BaseSettings):
     # The fts extension binary to install, when not the duckdb-extension-fts package's copy.
     fts_extension: Path | None = None
     batch_size: int = 100
+    # Documents per staged batch, so per mapped extract task of the ingest DAG: each task pays
+    # ~1-2 s to start (process, imports, models), which a batch of this size amortises to a few
+    # percent; a retry redoes one batch.
+    extract_batch_size: int = 500
+    # Mapped extract tasks of one DAG run at once. DAG files read it from the environment only
+    # (parsing does no I/O), so set it there, not in .env, for the scheduler.
+    extract_concurrency: int = 1
     workers: int = 0  # 0 = one extraction process per core
+    # Object storage and politeness across machines (issue 15).
+    # Fetched pages' root: s3://bucket/prefix when workers run on several machines; empty =
+    # the raw_dir folder (ingest/rawstore.py).
+    raw_root: str = ""
+    # Where per-host politeness state lives: empty = flock files under state_dir (one
+    # machine); redis://host:6379/0 = shared by every worker on every machine.
+    politeness_url: str = ""
     # Distributed profile (`make airflow-distributed`: CeleryExecutor, ingest/airflow_profile.py).
     # Airflow's metadata database; every component on every machine must reach it.
     airflow_metadata_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/tradewire_airflow"

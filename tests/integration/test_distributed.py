@@ -3,7 +3,8 @@ Celery workers, PostgreSQL as the metadata database and Redis as the broker, ove
 served on loopback.
 
 Each test runs its own stack (a fresh PostgreSQL database, its own Redis key prefix, the
-components started by the launcher's code) and stops every process of it afterwards. Both skip,
+components started by the launcher's code, staging and raw pages in a bucket of the loopback
+S3 server) and stops every process of it afterwards. Both skip,
 saying why, on a machine without PostgreSQL or Redis on loopback.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.integration.celerystack import (
+    REDIS,
     Stack,
     Workload,
     fresh_database,
@@ -30,6 +32,7 @@ from tests.integration.celerystack import (
 from tests.integration.feedsite import page_entries, serve_feed, serve_pages
 from tests.integration.loopback import LocalServer
 from transforms.database import connect
+from transforms.settings import Settings
 
 REASON = why_not_runnable()
 pytestmark = [
@@ -69,26 +72,46 @@ def site(server: LocalServer, seed_folder: Path, tmp_path: Path) -> dict[str, An
     }
 
 
-def tradewire_env(tmp_path: Path, seed_folder: Path, registry: Path, batch: int) -> dict[str, str]:
-    """Where the tasks on both workers read and write.
-
-    Both workers run on this machine, so local folders are shared; on several machines the
-    staging and raw roots are object storage.
-    # TODO(objstore): once TRADEWIRE_RAW_ROOT and s3:// staging land (issue-objstore), take the
-    # `s3_env` fixture here and set TRADEWIRE_STAGING_ROOT / TRADEWIRE_RAW_ROOT under its bucket.
-    """
+def tradewire_env(
+    tmp_path: Path, bucket: str, seed_folder: Path, registry: Path, batch: int
+) -> dict[str, str]:
+    """Where the tasks on both workers read and write: as on several machines, every hand-off
+    (staging batches, fetched pages) in object storage and the politeness state in Redis; the
+    DuckDB file and the seeds folder belong to the owner, worker1."""
     return {
         "TRADEWIRE_DB": str(tmp_path / "db" / "tradewire.duckdb"),
-        "TRADEWIRE_STAGING_ROOT": str(tmp_path / "staging"),
-        "TRADEWIRE_RAW_DIR": str(tmp_path / "raw"),
+        "TRADEWIRE_STAGING_ROOT": f"{bucket}/staging",
+        "TRADEWIRE_RAW_ROOT": f"{bucket}/raw",
+        "TRADEWIRE_RAW_DIR": str(tmp_path / "local-raw"),  # must stay unused
+        "TRADEWIRE_POLITENESS_URL": REDIS,
         "TRADEWIRE_STATE_DIR": str(tmp_path / "state"),
         "TRADEWIRE_SEEDS_DIR": str(seed_folder),
         "TRADEWIRE_SOURCES_FILE": str(registry),
         "TRADEWIRE_ALLOWED_HOSTS": "127.0.0.1",
         "TRADEWIRE_FETCH_MIN_INTERVAL": str(MIN_INTERVAL),
-        "TRADEWIRE_BATCH_SIZE": str(batch),
+        "TRADEWIRE_EXTRACT_BATCH_SIZE": str(batch),
         "TRADEWIRE_WORKERS": "1",
     }
+
+
+def bucket_keys(bucket: str, prefix: str) -> list[str]:
+    """Keys under a prefix of the test bucket, listed by boto3 (not by the code under test)."""
+    import boto3
+
+    client = boto3.client(
+        "s3", endpoint_url=Settings().s3_endpoint_url, region_name=Settings().s3_region
+    )
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket.removeprefix("s3://"), Prefix=prefix
+    )
+    return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+
+def assert_hand_offs_in_the_bucket(bucket: str, tmp_path: Path) -> None:
+    """Fetched pages are in object storage, none on local disk; staging was cleaned up."""
+    assert len(bucket_keys(bucket, "raw/")) >= PAGES
+    assert not (tmp_path / "local-raw").exists() or not any((tmp_path / "local-raw").iterdir())
+    assert not [k for k in bucket_keys(bucket, "staging/") if "/pending/" not in k]
 
 
 @pytest.fixture
@@ -185,8 +208,9 @@ def test_ingest_runs_on_two_celery_workers_and_lands_every_page_once(
     server: LocalServer,
     seed_folder: Path,
     tmp_path: Path,
+    s3_env: str,
 ) -> None:
-    env = tradewire_env(tmp_path, seed_folder, site["registry"], batch=3)
+    env = tradewire_env(tmp_path, s3_env, seed_folder, site["registry"], batch=3)
     stack = stack_factory(env)
     deadline = time.monotonic() + DEADLINE
     stack.wait_dag(INGEST, deadline)
@@ -200,6 +224,7 @@ def test_ingest_runs_on_two_celery_workers_and_lands_every_page_once(
     assert_every_page_landed_once(db, site, server)
     assert_polite(server, db)
     assert_published_matches(db)
+    assert_hand_offs_in_the_bucket(s3_env, tmp_path)
 
     # Extraction spread over both workers; what touches the DuckDB file ran only on its owner.
     assert extracts_on(stack, "worker1") and extracts_on(stack, "worker2")
@@ -208,7 +233,6 @@ def test_ingest_runs_on_two_celery_workers_and_lands_every_page_once(
         for ti in stack.task_instances(INGEST, run["dag_run_id"]):
             expected = "writer" if ti["task_id"] in WRITER_TASKS else "default"
             assert ti["queue"] == expected, ti
-    assert not any((tmp_path / "staging").rglob("*.jsonl")), "staging files are cleaned up"
 
 
 def test_a_worker_killed_mid_extract_loses_and_duplicates_nothing(
@@ -217,8 +241,9 @@ def test_a_worker_killed_mid_extract_loses_and_duplicates_nothing(
     server: LocalServer,
     seed_folder: Path,
     tmp_path: Path,
+    s3_env: str,
 ) -> None:
-    env = tradewire_env(tmp_path, seed_folder, site["registry"], batch=3)
+    env = tradewire_env(tmp_path, s3_env, seed_folder, site["registry"], batch=3)
     # A lost task is found by its missing heartbeat: 20 s here instead of Airflow's 300.
     stack = stack_factory(
         env,
@@ -261,3 +286,4 @@ def test_a_worker_killed_mid_extract_loses_and_duplicates_nothing(
     assert_every_page_landed_once(db, site, server)
     assert_polite(server, db)
     assert_published_matches(db)
+    assert_hand_offs_in_the_bucket(s3_env, tmp_path)

@@ -42,6 +42,17 @@ def test_profile_env_is_the_celery_executor_on_the_settings_services() -> None:
     assert all(k.startswith(("AIRFLOW__", "TRADEWIRE_")) for k in env)
 
 
+def test_extract_tasks_of_a_run_spread_over_the_workers_unless_the_setting_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TRADEWIRE_EXTRACT_CONCURRENCY", raising=False)
+    assert profile_env(settings(celery_workers=3), 8080)["TRADEWIRE_EXTRACT_CONCURRENCY"] == "3"
+    chosen = settings(celery_workers=3, extract_concurrency=5)
+    assert profile_env(chosen, 8080)["TRADEWIRE_EXTRACT_CONCURRENCY"] == "5"
+    monkeypatch.setenv("TRADEWIRE_EXTRACT_CONCURRENCY", "1")
+    assert profile_env(settings(celery_workers=3), 8080)["TRADEWIRE_EXTRACT_CONCURRENCY"] == "1"
+
+
 def test_profile_overrides_win_over_the_local_port_defaults() -> None:
     remote = settings(airflow_execution_api_url="http://owner.example:8080/execution/")
     env = component_env(8080, base={}, profile=profile_env(remote, 8080))
