@@ -107,9 +107,17 @@ def bucket_keys(bucket: str, prefix: str) -> list[str]:
     return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
 
 
-def assert_hand_offs_in_the_bucket(bucket: str, tmp_path: Path) -> None:
+def assert_hand_offs_in_the_bucket(bucket: str, db: Path, tmp_path: Path) -> None:
     """Fetched pages are in object storage, none on local disk; staging was cleaned up."""
-    assert len(bucket_keys(bucket, "raw/")) >= PAGES
+    with connect(db, read_only=True) as con:
+        rows = con.execute(
+            "SELECT raw_location FROM articles WHERE source = 'loopback-wire'"
+        ).fetchall()
+    stored = set(bucket_keys(bucket, "raw/"))
+    locations = [str(r[0]) for r in rows]
+    assert len(locations) == PAGES
+    assert all(loc.startswith(f"{bucket}/raw/") for loc in locations), locations
+    assert {loc.removeprefix(f"{bucket}/") for loc in locations} <= stored
     assert not (tmp_path / "local-raw").exists() or not any((tmp_path / "local-raw").iterdir())
     assert not [k for k in bucket_keys(bucket, "staging/") if "/pending/" not in k]
 
@@ -224,7 +232,7 @@ def test_ingest_runs_on_two_celery_workers_and_lands_every_page_once(
     assert_every_page_landed_once(db, site, server)
     assert_polite(server, db)
     assert_published_matches(db)
-    assert_hand_offs_in_the_bucket(s3_env, tmp_path)
+    assert_hand_offs_in_the_bucket(s3_env, db, tmp_path)
 
     # Extraction spread over both workers; what touches the DuckDB file ran only on its owner.
     assert extracts_on(stack, "worker1") and extracts_on(stack, "worker2")
@@ -286,4 +294,4 @@ def test_a_worker_killed_mid_extract_loses_and_duplicates_nothing(
     assert_every_page_landed_once(db, site, server)
     assert_polite(server, db)
     assert_published_matches(db)
-    assert_hand_offs_in_the_bucket(s3_env, tmp_path)
+    assert_hand_offs_in_the_bucket(s3_env, db, tmp_path)
