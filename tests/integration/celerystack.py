@@ -37,7 +37,6 @@ from ingest.airflow_profile import Endpoint, profile_env, unreachable
 from transforms.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379/0"
 SERVICES = [
     Endpoint("PostgreSQL", "127.0.0.1", 5432, "trust auth for user postgres expected"),
