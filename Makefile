@@ -15,7 +15,7 @@ STAMP := .airflow/.setup-done
 # The API server's port; `make airflow AIRFLOW_PORT=8081` runs a second instance beside one.
 AIRFLOW_PORT ?= 8080
 
-.PHONY: help setup run test test-fast lint bench airflow clean
+.PHONY: help setup run test test-fast lint bench airflow airflow-distributed clean
 
 help:
 	@echo "make run      set up, then run the ingest DAG once over seeds/ into data/tradewire.duckdb"
@@ -24,6 +24,7 @@ help:
 	@echo "make lint     ruff (with Airflow AIR rules) and mypy"
 	@echo "make bench    throughput benchmarks (bench/)"
 	@echo "make airflow  scheduler, DAG processor, triggerer and UI on http://127.0.0.1:$(AIRFLOW_PORT)"
+	@echo "make airflow-distributed  the same under the CeleryExecutor: PostgreSQL, Redis, two Celery workers"
 
 # uv itself is bootstrapped with pip into .tools/, so a machine with only Python and make works.
 $(UV):
@@ -78,6 +79,14 @@ bench: $(VENV)/.synced
 # The API server starts first and the other components once it answers; a busy port fails fast.
 airflow: setup
 	$(BIN)/python -m ingest.airflow_launch --port $(AIRFLOW_PORT)
+
+# CeleryExecutor, PostgreSQL metadata DB, Redis broker (TRADEWIRE_AIRFLOW_METADATA_URL,
+# TRADEWIRE_CELERY_BROKER_URL): the launcher creates and migrates the database and imports the
+# pool first, then starts the components and TRADEWIRE_CELERY_WORKERS Celery workers. On a
+# machine that does not own the DuckDB file: `make airflow-distributed LAUNCH_ARGS=--workers-only`.
+airflow-distributed: $(VENV)/.synced
+	$(BIN)/python -m ingest.airflow_home
+	$(BIN)/python -m ingest.airflow_launch --profile distributed --port $(AIRFLOW_PORT) $(LAUNCH_ARGS)
 
 clean:
 	rm -rf .airflow data .pytest_cache .mypy_cache .ruff_cache

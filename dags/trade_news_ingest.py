@@ -14,7 +14,13 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
-from tradewire_wiring import ARTICLES, DEFAULT_ARGS, EXTRACT_CONCURRENCY, WRITER_POOL
+from tradewire_wiring import (
+    ARTICLES,
+    DEFAULT_ARGS,
+    EXTRACT_CONCURRENCY,
+    WRITER_POOL,
+    WRITER_QUEUE,
+)
 
 from ingest.inbox import InboxTrigger
 
@@ -52,6 +58,9 @@ trafilatura, tags them for US–China topics with evidence, and lands them in Du
   `duckdb_writer` pool and commits one short transaction per batch (each URL's terminal state
   with its article), then the polls' records, then emits the `tradewire_articles` asset.
 
+Under the CeleryExecutor, plan, poll and load run on the writer queue (`TRADEWIRE_WRITER_QUEUE`),
+served only by the worker on the machine that owns the DuckDB file; extract runs on any worker.
+
 Re-running over unchanged sources adds and changes nothing.
 """
 
@@ -71,13 +80,14 @@ Re-running over unchanged sources adds and changes nothing.
     tags=["tradewire", "ingest"],
 )
 def trade_news_ingest() -> None:
-    @task
+    # plan and poll read the DuckDB file (source states, known entries) and the seeds folder.
+    @task(queue=WRITER_QUEUE)
     def plan() -> list[str]:
         from ingest.orchestration import plan_for_run
 
         return plan_for_run(get_current_context()["run_id"])
 
-    @task
+    @task(queue=WRITER_QUEUE)
     def poll(group: str) -> list[str]:
         from ingest.orchestration import poll_for_run
 
@@ -93,7 +103,7 @@ def trade_news_ingest() -> None:
 
         return extract_for_run(batch)
 
-    @task(pool=WRITER_POOL, outlets=[ARTICLES], trigger_rule="none_failed")
+    @task(pool=WRITER_POOL, queue=WRITER_QUEUE, outlets=[ARTICLES], trigger_rule="none_failed")
     def load(batches: list[str]) -> dict[str, int]:
         from ingest.orchestration import load_for_run
 

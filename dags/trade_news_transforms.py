@@ -6,7 +6,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import dag, task
-from tradewire_wiring import ARTICLES, DEFAULT_ARGS, WRITER_POOL
+from tradewire_wiring import ARTICLES, DEFAULT_ARGS, WRITER_POOL, WRITER_QUEUE
 
 DOC_MD = """
 ### trade_news_transforms
@@ -20,7 +20,8 @@ Runs whenever `trade_news_ingest` updates the `tradewire_articles` asset.
   to `<db>.snapshot.duckdb` atomically (`file`), for analysts who keep the DuckDB CLI or a
   notebook open while ingestion goes on.
 
-Every task writes the DuckDB file, so each runs in the one-slot `duckdb_writer` pool.
+Every task writes the DuckDB file, so each runs in the one-slot `duckdb_writer` pool, and on the
+writer queue (the machine that owns the file) under the CeleryExecutor.
 """
 
 
@@ -35,19 +36,19 @@ Every task writes the DuckDB file, so each runs in the one-slot `duckdb_writer` 
     tags=["tradewire", "transforms"],
 )
 def trade_news_transforms() -> None:
-    @task(pool=WRITER_POOL)
+    @task(pool=WRITER_POOL, queue=WRITER_QUEUE)
     def refresh_derived() -> dict[str, int]:
         from ingest.orchestration import refresh_derived_tables
 
         return refresh_derived_tables()
 
-    @task(pool=WRITER_POOL)
+    @task(pool=WRITER_POOL, queue=WRITER_QUEUE)
     def refresh_search() -> int:
         from ingest.orchestration import refresh_search_index
 
         return refresh_search_index()
 
-    @task(pool=WRITER_POOL)
+    @task(pool=WRITER_POOL, queue=WRITER_QUEUE)
     def publish_snapshot() -> str | None:
         from ingest.orchestration import publish_snapshot as publish
 

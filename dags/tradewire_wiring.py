@@ -24,6 +24,12 @@ WRITER_POOL = "duckdb_writer"
 # machines want one each.
 EXTRACT_CONCURRENCY = int(os.environ.get("TRADEWIRE_EXTRACT_CONCURRENCY") or 1)
 
+# Under the CeleryExecutor (`make airflow-distributed`) only the worker on the machine that owns
+# the DuckDB file serves this queue: every task that reads or writes the file, or reads the
+# seeds folder, runs there. The LocalExecutor ignores queues. Read from the environment, which
+# the launcher sets from TRADEWIRE_WRITER_QUEUE (transforms/settings.py), without reading .env.
+WRITER_QUEUE = os.environ.get("TRADEWIRE_WRITER_QUEUE") or "writer"
+
 DEFAULT_ARGS: dict[str, Any] = {
     "retries": 2,
     "retry_delay": timedelta(seconds=30),

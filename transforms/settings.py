@@ -101,6 +101,22 @@ class Settings(BaseSettings):
             return "off"
         return text
 
+    # Distributed profile (`make airflow-distributed`: CeleryExecutor, ingest/airflow_profile.py).
+    # Airflow's metadata database; every component on every machine must reach it.
+    airflow_metadata_url: str = "postgresql+psycopg2://postgres@127.0.0.1:5432/tradewire_airflow"
+    celery_broker_url: str = "redis://127.0.0.1:6379/0"
+    # Where Celery keeps task results; empty = the metadata database (db+postgresql://…).
+    celery_result_backend: str = ""
+    # Celery workers `make airflow-distributed` starts on this machine, and task slots in each.
+    celery_workers: int = 2
+    celery_concurrency: int = 2
+    # The queue of the machine that owns the DuckDB file: only its worker serves it, so every
+    # task that reads or writes the file (or the seeds folder) runs there.
+    writer_queue: str = "writer"
+    # The execution API as workers reach it; empty = http://127.0.0.1:<port>/execution/ (one
+    # machine). Workers elsewhere need the owner's address, and its API server listening there.
+    airflow_execution_api_url: str = ""
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
