@@ -1,0 +1,38 @@
+-- Full-text search without DuckDB's fts index: our own BM25 postings, updated per changed
+-- article (transforms/searchindex.py) instead of rebuilt whole after every load.
+
+-- The old fts index and the macro bound to it; the first refresh builds the tables below in full
+-- (no watermark means nothing is indexed yet).
+DROP MACRO TABLE IF EXISTS search_articles;
+DROP SCHEMA IF EXISTS fts_main_articles CASCADE;
+DELETE FROM derived_state WHERE name = 'search_index';
+
+-- A changed article gets a new docid: its old postings stop joining and are deleted in bulk later,
+-- so indexing never has to find rows inside the postings table.
+CREATE SEQUENCE search_docids START 1;
+
+CREATE TABLE search_docs (
+    article_id VARCHAR PRIMARY KEY,
+    docid      BIGINT NOT NULL,
+    len        BIGINT NOT NULL,
+    terms      BIGINT NOT NULL,
+    text_hash  VARCHAR NOT NULL
+);
+
+CREATE TABLE search_postings (
+    docid BIGINT NOT NULL,
+    term  VARCHAR NOT NULL,
+    tf    BIGINT NOT NULL
+);
+
+-- fts's default tokenizer (strip_accents, lower, its `ignore` characters, split on whitespace),
+-- so title, text and queries split into the words `PRAGMA create_fts_index` would find.
+CREATE MACRO search_tokenize(s) AS string_split_regex(
+    regexp_replace(
+        lower(strip_accents(CAST(s AS VARCHAR))),
+        '[0-9!@#$%^&*()_+={}\[\]:;<>,.?~\\/\|''"`-]+',
+        ' ',
+        'g'
+    ),
+    '\s+'
+);

@@ -1,0 +1,305 @@
+"""BM25 postings over articles' titles and texts, updated for the articles a load added or changed.
+
+DuckDB's fts extension can only rebuild its index whole, which after every load costs time in
+proportion to the database. These tables reproduce what `PRAGMA create_fts_index('articles',
+'article_id', 'title', 'text')` indexes and what its `match_bm25` scores (same tokenizer,
+stopwords, Porter stems, one term frequency and one length over both fields, BM25 with
+k=1.2, b=0.75), but each refresh touches only the articles landed since the last one:
+
+* `search_docs`: one row per article: its current `docid`, `len` (words indexed), `terms`
+  (postings rows) and a hash of its title and text, so a re-landing that left the words alone
+  (a new extractor, a new taxonomy) is not reindexed.
+* `search_postings`: (docid, term, tf). Append-only between compactions: a changed article gets
+  a new docid and its old rows simply stop joining `search_docs`; a deleted article loses its
+  `search_docs` row (in the transaction that deletes it, or here by anti-join). Once dead rows
+  pass a quarter of the table they are deleted in one scan, so that cost is amortised over the
+  changes that made them.
+
+Document frequencies, the number of documents and the average length are computed at query
+time from the query terms' postings and `search_docs`, so there is nothing global to maintain.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+from transforms.derived import SEARCH_INDEX, latest_change, set_watermark, watermark
+
+logger = logging.getLogger(__name__)
+
+# Articles tokenised per statement: bounds the memory of a full rebuild (a few hundred MB of
+# token rows at most) without making the per-statement overhead matter.
+CHUNK_ARTICLES = 2_000
+# Compact when dead postings rows pass this share of the table.
+DEAD_SHARE = 0.25
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TEXT_HASH = "md5(coalesce(a.title, '') || chr(0) || a.text)"
+
+# Scores exactly as fts's match_bm25 (the expression and its literal types are its own, so the
+# floats agree): df counts live documents holding the term, tf counts it over title and text,
+# len and the average length count indexed words over both fields. Binds stem(), so it is
+# created with the fts extension loaded, by a refresh.
+SEARCH_MACRO = """
+CREATE OR REPLACE MACRO search_articles(q, topic := NULL, since := NULL) AS TABLE
+WITH query_terms AS (
+    SELECT DISTINCT stem(unnest(search_tokenize(q)), 'porter') AS term
+),
+postings AS (
+    SELECT d.article_id, d.len, p.term, p.tf
+    FROM search_postings AS p
+    JOIN search_docs AS d USING (docid)
+    WHERE p.term IN (SELECT term FROM query_terms)
+),
+frequencies AS (
+    SELECT term, count(*) AS df FROM postings GROUP BY term
+),
+stats AS (
+    SELECT count(*) AS num_docs, sum(len) / count(len) AS avgdl FROM search_docs
+),
+scores AS (
+    SELECT
+        p.article_id,
+        sum(
+            log(((stats.num_docs - f.df) + 0.5) / (f.df + 0.5) + 1)
+            * ((p.tf * (1.2 + 1)) / (p.tf + 1.2 * ((1 - 0.75) + 0.75 * (p.len / stats.avgdl))))
+        ) AS score
+    FROM postings AS p
+    JOIN frequencies AS f USING (term)
+    CROSS JOIN stats
+    GROUP BY p.article_id
+)
+SELECT
+    a.article_id,
+    s.score,
+    a.title,
+    a.published_at,
+    a.source,
+    a.url,
+    a.us_china,
+    coalesce(t.topics, []::VARCHAR[]) AS topics
+FROM scores AS s
+JOIN articles AS a USING (article_id)
+LEFT JOIN (
+    SELECT tp.article_id, list(tp.topic ORDER BY tp.score DESC, tp.topic) AS topics
+    FROM article_topics AS tp
+    GROUP BY tp.article_id
+) AS t USING (article_id)
+WHERE (topic IS NULL OR list_contains(t.topics, topic))
+  AND (since IS NULL OR CAST(a.published_at AT TIME ZONE 'UTC' AS DATE) >= CAST(since AS DATE))
+ORDER BY s.score DESC, a.article_id
+"""
+
+# One chunk of queued articles (their rowids, all between the two bounds) whose words changed,
+# with fresh docids. Rowid bounds let the scan skip the row groups of every other article.
+_BATCH = f"""
+CREATE OR REPLACE TEMP TABLE search_batch AS
+SELECT nextval('search_docids') AS docid, article_id, title, text, text_hash
+FROM (
+    SELECT a.article_id, a.title, a.text, {_TEXT_HASH} AS text_hash
+    FROM articles AS a
+    WHERE a.rowid BETWEEN ? AND ?
+      AND a.rowid IN (SELECT unnest(CAST(? AS BIGINT[])))
+) AS c
+WHERE NOT EXISTS (
+    SELECT 1 FROM search_docs AS d
+    WHERE d.article_id = c.article_id AND d.text_hash = c.text_hash
+)
+"""
+
+# fts's indexing: tokens of both fields, empty strings and stopwords dropped before stemming,
+# then Porter stems. Each distinct word is stemmed once per chunk, not once per occurrence.
+_WORDS = """
+CREATE OR REPLACE TEMP TABLE search_words AS
+WITH tokens AS (
+    SELECT docid, unnest(search_tokenize(title)) AS w FROM search_batch
+    UNION ALL
+    SELECT docid, unnest(search_tokenize(text)) AS w FROM search_batch
+)
+SELECT docid, w, count(*) AS n
+FROM tokens
+WHERE w IS NOT NULL AND len(w) > 0 AND w NOT IN (SELECT sw FROM search_stopwords)
+GROUP BY docid, w
+"""
+
+_POSTINGS = """
+CREATE OR REPLACE TEMP TABLE search_batch_postings AS
+WITH stems AS (
+    SELECT w, stem(w, 'porter') AS term FROM (SELECT DISTINCT w FROM search_words)
+)
+SELECT s.docid, t.term, sum(s.n)::BIGINT AS tf
+FROM search_words AS s
+JOIN stems AS t USING (w)
+WHERE t.term IS NOT NULL
+GROUP BY s.docid, t.term
+"""
+
+_DOCS = """
+INSERT INTO search_docs (article_id, docid, len, terms, text_hash)
+SELECT b.article_id, b.docid, coalesce(p.len, 0), coalesce(p.terms, 0), b.text_hash
+FROM search_batch AS b
+LEFT JOIN (
+    SELECT docid, sum(tf)::BIGINT AS len, count(*) AS terms
+    FROM search_batch_postings
+    GROUP BY docid
+) AS p USING (docid)
+ON CONFLICT (article_id) DO UPDATE SET
+    docid = excluded.docid, len = excluded.len, terms = excluded.terms,
+    text_hash = excluded.text_hash
+"""
+
+
+@dataclass(frozen=True)
+class IndexCounts:
+    """What one refresh of the postings did."""
+
+    documents: int  # articles in the index afterwards
+    indexed: int  # articles whose words were (re)posted
+    removed: int  # articles dropped because they left `articles`
+    compacted: int  # dead postings rows deleted
+    full: bool
+
+
+def search_index_ready(con: duckdb.DuckDBPyConnection) -> bool:
+    """Say whether a refresh has built the postings and the search_articles macro over them."""
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
+        "AND table_name = 'search_docs') + (SELECT count(*) FROM duckdb_functions() "
+        "WHERE schema_name = 'main' AND function_name = 'search_articles')"
+    ).fetchone()
+    return bool(row and row[0] == 2)
+
+
+def refresh_postings(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> IndexCounts:
+    """Bring the postings up to `articles` in one transaction; full rebuilds them from scratch.
+
+    Needs a writer connection with the fts extension loaded (for stem()).
+
+    Without `full`, only articles landed after the index's watermark are tokenised (and of
+    those only the ones whose title or text changed); a database without the index yet, or
+    never refreshed, gets the full build.
+    """
+    full = full or not search_index_ready(con) or watermark(con, SEARCH_INDEX) is None
+    con.execute("BEGIN TRANSACTION")
+    try:
+        counts = _refresh_in_transaction(con, full=full)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for table in ("search_todo", "search_batch", "search_words", "search_batch_postings"):
+            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    logger.info(
+        "search index %s: %d articles, %d (re)indexed, %d removed, %d dead postings compacted",
+        "rebuilt" if counts.full else "updated",
+        counts.documents,
+        counts.indexed,
+        counts.removed,
+        counts.compacted,
+    )
+    return counts
+
+
+def _refresh_in_transaction(con: duckdb.DuckDBPyConnection, *, full: bool) -> IndexCounts:
+    """The refresh's steps; the caller owns the transaction."""
+    high = latest_change(con)
+    removed = 0
+    if full:
+        con.execute("DELETE FROM search_postings")
+        con.execute("DELETE FROM search_docs")
+        con.execute(SEARCH_MACRO)
+    # Landing sets ingested_at on every new or changed row; retagging leaves it alone, so a
+    # retag never makes an article a candidate here.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE search_todo AS "
+        "SELECT rowid AS row_id FROM articles WHERE ingested_at > ?",
+        [_EPOCH if full else (watermark(con, SEARCH_INDEX) or _EPOCH)],
+    )
+    if not full:
+        removed = reconcile(con)
+    indexed = 0
+    chunks = con.execute(
+        "SELECT min(row_id), max(row_id), list(row_id) FROM ("
+        "SELECT row_id, (row_number() OVER (ORDER BY row_id) - 1) // ? AS chunk "
+        "FROM search_todo) GROUP BY chunk ORDER BY chunk",
+        [CHUNK_ARTICLES],
+    ).fetchall()
+    for low, top, row_ids in chunks:
+        indexed += index_chunk(con, int(low), int(top), row_ids)
+    compacted = compact_postings(con)
+    if high is not None or full:
+        set_watermark(con, SEARCH_INDEX, high or _EPOCH)
+    row = con.execute("SELECT count(*) FROM search_docs").fetchone()
+    return IndexCounts(
+        documents=int(row[0]) if row else 0,
+        indexed=indexed,
+        removed=removed,
+        compacted=compacted,
+        full=full,
+    )
+
+
+def index_chunk(con: duckdb.DuckDBPyConnection, low: int, top: int, row_ids: list[int]) -> int:
+    """Post the words of these articles (rowids, all within low..top) if their words changed."""
+    con.execute(_BATCH, [low, top, row_ids])
+    row = con.execute("SELECT count(*) FROM search_batch").fetchone()
+    count = int(row[0]) if row else 0
+    if not count:
+        return 0
+    con.execute(_WORDS)
+    con.execute(_POSTINGS)
+    con.execute("INSERT INTO search_postings SELECT docid, term, tf FROM search_batch_postings")
+    con.execute(_DOCS)
+    return count
+
+
+def reconcile(con: duckdb.DuckDBPyConnection) -> int:
+    """Drop index rows of articles that left `articles`; queue articles the index lacks.
+
+    Both happen only when rows are written around the refresh (a delete outside retire_ids, a
+    row inserted with an old ingested_at), so counts decide first, cheaply: every article is
+    either indexed or queued, so documents + queued new articles = articles when nothing left.
+    """
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM search_docs), "
+        "(SELECT count(*) FROM search_todo t JOIN articles a ON a.rowid = t.row_id "
+        "WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.article_id = a.article_id))"
+    ).fetchone()
+    articles, docs, queued_new = (int(v) for v in row) if row else (0, 0, 0)
+    removed = 0
+    if docs + queued_new > articles:
+        removed = len(
+            con.execute(
+                "DELETE FROM search_docs d WHERE NOT EXISTS "
+                "(SELECT 1 FROM articles a WHERE a.article_id = d.article_id) RETURNING docid"
+            ).fetchall()
+        )
+    if docs - removed + queued_new < articles:
+        missing = con.execute(
+            "INSERT INTO search_todo SELECT a.rowid FROM articles a "
+            "WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.article_id = a.article_id) "
+            "AND a.rowid NOT IN (SELECT row_id FROM search_todo) RETURNING row_id"
+        ).fetchall()
+        logger.warning("search index lacked %d older articles; indexing them now", len(missing))
+    return removed
+
+
+def compact_postings(con: duckdb.DuckDBPyConnection, *, share: float = DEAD_SHARE) -> int:
+    """Delete postings of replaced and removed documents once they are `share` of the table."""
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM search_postings), "
+        "(SELECT coalesce(sum(terms), 0) FROM search_docs)"
+    ).fetchone()
+    total, live = (int(row[0]), int(row[1])) if row else (0, 0)
+    dead = total - live
+    if dead <= 0 or dead < share * total:
+        return 0
+    con.execute(
+        "DELETE FROM search_postings p WHERE NOT EXISTS "
+        "(SELECT 1 FROM search_docs d WHERE d.docid = p.docid)"
+    )
+    return dead
