@@ -9,7 +9,8 @@ k=1.2, b=0.75), but each refresh touches only the articles landed since the last
 * `search_docs`: one row per article: its current `docid`, `len` (words indexed), `terms`
   (postings rows) and a hash of its title and text, so a re-landing that left the words alone
   (a new extractor, a new taxonomy) is not reindexed.
-* `search_postings`: (docid, term, tf). Append-only between compactions: a changed article gets
+* `search_terms`: every stem indexed, numbered, so postings and queries compare integers.
+* `search_postings`: (docid, termid, tf). Append-only between compactions: a changed article gets
   a new docid and its old rows simply stop joining `search_docs`; a deleted article loses its
   `search_docs` row (in the transaction that deletes it, or here by anti-join). Once dead rows
   pass a quarter of the table they are deleted in one scan, so that cost is amortised over the
@@ -49,13 +50,15 @@ WITH query_terms AS (
     SELECT DISTINCT stem(unnest(search_tokenize(q)), 'porter') AS term
 ),
 postings AS (
-    SELECT d.article_id, d.len, p.term, p.tf
+    SELECT d.article_id, d.len, p.termid, p.tf
     FROM search_postings AS p
     JOIN search_docs AS d USING (docid)
-    WHERE p.term IN (SELECT term FROM query_terms)
+    WHERE p.termid IN (
+        SELECT t.termid FROM search_terms AS t JOIN query_terms AS q USING (term)
+    )
 ),
 frequencies AS (
-    SELECT term, count(*) AS df FROM postings GROUP BY term
+    SELECT termid, count(*) AS df FROM postings GROUP BY termid
 ),
 stats AS (
     SELECT count(*) AS num_docs, sum(len) / count(len) AS avgdl FROM search_docs
@@ -68,7 +71,7 @@ scores AS (
             * ((p.tf * (1.2 + 1)) / (p.tf + 1.2 * ((1 - 0.75) + 0.75 * (p.len / stats.avgdl))))
         ) AS score
     FROM postings AS p
-    JOIN frequencies AS f USING (term)
+    JOIN frequencies AS f USING (termid)
     CROSS JOIN stats
     GROUP BY p.article_id
 )
@@ -164,13 +167,16 @@ class IndexCounts:
 
 
 def search_index_ready(con: duckdb.DuckDBPyConnection) -> bool:
-    """Say whether a refresh has built the postings and the search_articles macro over them."""
+    """Say whether a refresh has built the postings and the search_articles macro over them.
+
+    The watermark marks it: set by the transaction that creates the macro, deleted by the
+    migration that dropped the fts-era one. (Cheaper than asking duckdb_functions().)
+    """
     row = con.execute(
-        "SELECT (SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
-        "AND table_name = 'search_docs') + (SELECT count(*) FROM duckdb_functions() "
-        "WHERE schema_name = 'main' AND function_name = 'search_articles')"
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
+        "AND table_name IN ('search_docs', 'derived_state')"
     ).fetchone()
-    return bool(row and row[0] == 2)
+    return bool(row and row[0] == 2) and watermark(con, SEARCH_INDEX) is not None
 
 
 def refresh_postings(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> IndexCounts:
@@ -182,7 +188,7 @@ def refresh_postings(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> I
     those only the ones whose title or text changed); a database without the index yet, or
     never refreshed, gets the full build.
     """
-    full = full or not search_index_ready(con) or watermark(con, SEARCH_INDEX) is None
+    full = full or not search_index_ready(con)
     con.execute("BEGIN TRANSACTION")
     try:
         counts = _refresh_in_transaction(con, full=full)
@@ -209,8 +215,8 @@ def _refresh_in_transaction(con: duckdb.DuckDBPyConnection, *, full: bool) -> In
     high = latest_change(con)
     removed = 0
     if full:
-        con.execute("DELETE FROM search_postings")
-        con.execute("DELETE FROM search_docs")
+        for table in ("search_postings", "search_docs", "search_terms"):
+            con.execute(f"DELETE FROM {table}")
         con.execute(SEARCH_MACRO)
     # Landing sets ingested_at on every new or changed row; retagging leaves it alone, so a
     # retag never makes an article a candidate here.
@@ -252,7 +258,14 @@ def index_chunk(con: duckdb.DuckDBPyConnection, low: int, top: int, row_ids: lis
         return 0
     con.execute(_WORDS)
     con.execute(_POSTINGS)
-    con.execute("INSERT INTO search_postings SELECT docid, term, tf FROM search_batch_postings")
+    con.execute(
+        "INSERT INTO search_terms SELECT term, nextval('search_termids') "
+        "FROM (SELECT DISTINCT term FROM search_batch_postings) ON CONFLICT DO NOTHING"
+    )
+    con.execute(
+        "INSERT INTO search_postings SELECT p.docid, t.termid, p.tf "
+        "FROM search_batch_postings AS p JOIN search_terms AS t USING (term)"
+    )
     con.execute(_DOCS)
     return count
 

@@ -357,10 +357,10 @@ def test_a_database_with_the_old_fts_index_migrates_and_rebuilds(db_path: Path) 
     with connect(db_path, read_only=False) as con:
         # Back to what the fts era left: its index, its macro, a watermark, no search tables.
         load_fts(con)
-        con.execute(
-            "DROP TABLE search_docs; DROP TABLE search_postings; DROP TABLE search_stopwords"
-        )
-        con.execute("DROP SEQUENCE search_docids; DROP MACRO search_tokenize")
+        for table in ("search_docs", "search_postings", "search_terms", "search_stopwords"):
+            con.execute(f"DROP TABLE {table}")
+        con.execute("DROP SEQUENCE search_docids; DROP SEQUENCE search_termids")
+        con.execute("DROP MACRO search_tokenize")
         con.execute("DELETE FROM schema_migrations WHERE name LIKE '005%'")
         con.execute("PRAGMA create_fts_index('articles', 'article_id', 'title', 'text')")
         con.execute(

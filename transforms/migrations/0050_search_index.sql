@@ -10,6 +10,7 @@ DELETE FROM derived_state WHERE name = 'search_index';
 -- A changed article gets a new docid: its old postings stop joining and are deleted in bulk later,
 -- so indexing never has to find rows inside the postings table.
 CREATE SEQUENCE search_docids START 1;
+CREATE SEQUENCE search_termids START 1;
 
 CREATE TABLE search_docs (
     article_id VARCHAR PRIMARY KEY,
@@ -19,10 +20,17 @@ CREATE TABLE search_docs (
     text_hash  VARCHAR NOT NULL
 );
 
+-- Every stem ever indexed, numbered: a query scans integer postings, not strings. Stems no
+-- document holds any more stay; their postings are gone, so they score nothing.
+CREATE TABLE search_terms (
+    term   VARCHAR PRIMARY KEY,
+    termid BIGINT NOT NULL
+);
+
 CREATE TABLE search_postings (
-    docid BIGINT NOT NULL,
-    term  VARCHAR NOT NULL,
-    tf    BIGINT NOT NULL
+    docid  BIGINT NOT NULL,
+    termid BIGINT NOT NULL,
+    tf     BIGINT NOT NULL
 );
 
 -- fts's default tokenizer (strip_accents, lower, its `ignore` characters, split on whitespace),

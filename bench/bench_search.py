@@ -1,0 +1,432 @@
+"""Search index cost against database size: refresh after 100 new / 100 changed articles, full
+rebuilds (ours and DuckDB fts's), and query latency of the README's example searches.
+
+    .venv/bin/python -m bench.bench_search                      # 1k, 10k, 50k articles
+    .venv/bin/python -m bench.bench_search --sizes 1000 10000 --out bench/out/search.json
+
+Articles come from the real corpus pages (../shared/corpus, extracted once by the pipeline)
+when present, else from synthetic trade-news text. Each database is filled by SQL: copies of
+those articles under distinct ids, every copy with a few words of its own so the vocabulary
+grows with the database as a real one would. New and changed articles are written by SQL too
+(new ids / new text, ingested_at = now()), which is what the index reads of a landing.
+
+The target: a refresh after 100 articles into 50k costs at most twice one into 1k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bench.run_bench import DEFAULT_CORPUS, list_pages, machine
+from transforms.database import connect
+from transforms.derived import SEARCH_INDEX, is_behind
+from transforms.search import has_search_index, load_fts, search_articles
+from transforms.searchindex import refresh_postings
+
+SIZES = (1_000, 10_000, 50_000)
+FTS_SIZES = (1_000, 10_000)
+BATCH = 100
+REPEATS = 3
+QUERY_REPEATS = 5
+# The README's and the CLI epilog's example searches: (query, topic, since).
+QUERIES: tuple[tuple[str, str | None, str | None], ...] = (
+    ("rare earth export curbs", None, None),
+    ("soybean purchases", "agriculture", "2026-10-01"),
+    ("entity list", None, None),
+    ("gallium export", "rare_earths", None),
+)
+TARGET_RATIO = 2.0
+OUT = Path(__file__).resolve().parent / "out" / "search.json"
+_WORDS = [
+    "tariff",
+    "export",
+    "import",
+    "curbs",
+    "licence",
+    "gallium",
+    "germanium",
+    "soybean",
+    "farmers",
+    "beijing",
+    "washington",
+    "semiconductor",
+    "chips",
+    "controls",
+    "entity",
+    "list",
+    "commerce",
+    "ministry",
+    "sanctions",
+    "yuan",
+    "currency",
+    "port",
+    "shipping",
+    "rare",
+    "earth",
+    "magnets",
+    "truce",
+    "talks",
+    "negotiators",
+    "steel",
+    "aluminium",
+    "dumping",
+    "subsidies",
+    "supply",
+    "chain",
+    "tungsten",
+    "antimony",
+    "graphite",
+    "lithium",
+    "battery",
+    "vehicles",
+    "solar",
+    "panels",
+    "duties",
+]
+# A pseudo-word from a number, letters only (fts's tokenizer splits on digits).
+_LETTERS = "translate(CAST({n} AS VARCHAR), '0123456789', 'abcdefghij')"
+
+
+def synthetic_base(db: Path, count: int = 300) -> None:
+    """Trade-news-like articles landed the ordinary way, for machines without the corpus."""
+    from transforms.load import land_batches
+    from transforms.records import Article, TaggedArticle, TagResult, TopicTag
+
+    rng = random.Random(7)
+    batch = []
+    for i in range(count):
+        words = [rng.choice(_WORDS) for _ in range(rng.randint(150, 900))]
+        text = ". ".join(" ".join(words[j : j + 12]) for j in range(0, len(words), 12)) + "."
+        article = Article(
+            article_id=f"syn{i:05d}",
+            source="synthetic",
+            location=f"/synthetic/{i}.txt",
+            url=None,
+            title=" ".join(rng.choice(_WORDS) for _ in range(7)).capitalize(),
+            text=text,
+            author=None,
+            published_at=f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T00:00:00+00:00",
+            language="en",
+            word_count=len(words),
+            content_hash=f"c{i}",
+            raw_hash=f"r{i}",
+        )
+        topics = (TopicTag(rng.choice(("agriculture", "rare_earths", "tariffs")), 0.5, ()),)
+        tags = TagResult(True, 0.9, (), topics, (), "synthetic")
+        batch.append(TaggedArticle(article, tags))
+    land_batches(db, [batch], "bench-synthetic")
+
+
+def build_base(tmp: Path, corpus: Path | None) -> tuple[Path, str]:
+    """A database of template articles: the corpus pages extracted, else synthetic ones."""
+    from ingest.pipeline import run_pipeline
+
+    base = tmp / "base.duckdb"
+    if corpus is not None and corpus.is_dir() and list_pages(corpus):
+        summary = run_pipeline([str(corpus)], base, workers=0)
+        if not summary.counts.new:
+            raise SystemExit(f"no article extracted from {corpus}: {summary.failed_sources}")
+        kind = f"corpus ({corpus}, {summary.counts.new} articles)"
+    else:
+        synthetic_base(base)
+        kind = "synthetic"
+    return base, kind
+
+
+def fill(base: Path, dest: Path, size: int) -> None:
+    """`size` articles: copies of base's under distinct ids, each with a few words of its own."""
+    shutil.copyfile(base, dest)
+    with connect(dest, read_only=False) as con:
+        con.execute(
+            "CREATE TEMP TABLE tpl AS SELECT row_number() OVER () - 1 AS k, * FROM articles"
+        )
+        con.execute(
+            "CREATE TEMP TABLE tpl_topics AS SELECT * FROM article_topics "
+            "WHERE article_id IN (SELECT article_id FROM tpl)"
+        )
+        (templates,) = con.execute("SELECT count(*) FROM tpl").fetchone() or (0,)
+        con.execute("BEGIN TRANSACTION")
+        for table in ("article_topics", "article_entities", "articles"):
+            con.execute(f"DELETE FROM {table}")
+        con.execute(
+            "INSERT INTO articles SELECT * EXCLUDE (k, i, own_word) REPLACE ("
+            "printf('%s-%06d', article_id, i) AS article_id, location || '#' || i AS location, "
+            f"text || ' zq' || {_LETTERS.format(n='(i * 7919) % 20011')} || ' zr' || "
+            f"{_LETTERS.format(n='(i * 104729) % 3001')} || ' ' || own_word AS text, "
+            "ingested_at - INTERVAL 1 DAY AS ingested_at) "
+            "FROM (SELECT t.*, r.i, "
+            f"list_extract(CAST(? AS VARCHAR[]), CAST(r.i % {len(_WORDS)} + 1 AS INTEGER)) "
+            "AS own_word FROM range(?) AS r(i) JOIN tpl AS t ON t.k = r.i % ?)",
+            [list(_WORDS), size, templates],
+        )
+        con.execute(
+            "INSERT INTO article_topics SELECT tp.* REPLACE (a.article_id AS article_id) "
+            "FROM articles AS a JOIN tpl_topics AS tp "
+            "ON tp.article_id = regexp_replace(a.article_id, '-[0-9]+$', '')"
+        )
+        con.execute("COMMIT")
+
+
+def timed(action: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = action()
+    return time.perf_counter() - start, out
+
+
+def add_articles(db: Path, tag: str, count: int = BATCH) -> None:
+    """`count` new articles, as a landing leaves them (fresh ids, ingested_at now)."""
+    with connect(db, read_only=False) as con:
+        con.execute(
+            "INSERT INTO articles SELECT * REPLACE (article_id || ? AS article_id, "
+            "location || ? AS location, text || ' fresh' || "
+            f"{_LETTERS.format(n='hash(article_id) % 100000')} AS text, now() AS ingested_at) "
+            "FROM (SELECT * FROM articles WHERE article_id NOT LIKE '%-new%') "
+            f"USING SAMPLE reservoir({int(count)} ROWS) REPEATABLE (42)",
+            [f"-new{tag}", f"#new{tag}"],
+        )
+
+
+def change_articles(db: Path, tag: str, count: int = BATCH) -> None:
+    """`count` already indexed articles get new words, as a re-landed changed page does."""
+    with connect(db, read_only=False) as con:
+        con.execute(
+            "UPDATE articles SET text = text || ' revised' || ?, ingested_at = now() "
+            "WHERE article_id IN (SELECT article_id FROM articles "
+            f"USING SAMPLE reservoir({int(count)} ROWS) REPEATABLE (7))",
+            ["abcdefghij"[int(tag) % 10] * 3],
+        )
+
+
+def retag_articles(db: Path, count: int = BATCH) -> None:
+    """A retag: retagged_at moves, the words do not."""
+    with connect(db, read_only=False) as con:
+        con.execute(
+            "UPDATE articles SET retagged_at = now() WHERE article_id IN "
+            f"(SELECT article_id FROM articles USING SAMPLE reservoir({int(count)} ROWS) "
+            "REPEATABLE (3))",
+        )
+
+
+def refresh(db: Path, *, full: bool = False) -> dict[str, float]:
+    """What refresh_search does, timed by part: open, update transaction, close (checkpoint)."""
+    start = time.perf_counter()
+    con_cm = connect(db, read_only=False)
+    con = con_cm.__enter__()
+    try:
+        load_fts(con)
+        opened = time.perf_counter()
+        behind = full or not has_search_index(con) or is_behind(con, SEARCH_INDEX)
+        counts = refresh_postings(con, full=full) if behind else None
+        updated = time.perf_counter()
+    finally:
+        con_cm.__exit__(None, None, None)
+    done = time.perf_counter()
+    return {
+        "seconds": round(done - start, 4),
+        "update_s": round(updated - opened, 4),
+        "close_s": round(done - updated, 4),
+        "indexed": counts.indexed if counts else 0,
+        "compacted": counts.compacted if counts else 0,
+    }
+
+
+def median_refresh(db: Path, prepare: Callable[[str], None]) -> dict[str, float]:
+    """Median over REPEATS of prepare() then an incremental refresh."""
+    runs = []
+    for r in range(REPEATS):
+        prepare(str(r))
+        runs.append(refresh(db))
+    pick = sorted(runs, key=lambda x: x["seconds"])[len(runs) // 2]
+    return {**pick, "runs_s": [x["seconds"] for x in runs]}
+
+
+def fts_rebuild(db: Path) -> dict[str, float]:
+    """The old way: PRAGMA create_fts_index over every article, plus one old-style query."""
+    with connect(db, read_only=False) as con:
+        load_fts(con)
+        seconds, _ = timed(
+            lambda: con.execute(
+                "PRAGMA create_fts_index('articles', 'article_id', 'title', 'text', overwrite=1)"
+            )
+        )
+        query = QUERIES[0][0]
+        query_s, _ = timed(
+            lambda: con.execute(
+                "SELECT article_id, score FROM (SELECT article_id, "
+                "fts_main_articles.match_bm25(article_id, ?) AS score FROM articles) "
+                "WHERE score IS NOT NULL ORDER BY score DESC, article_id LIMIT 10",
+                [query],
+            ).fetchall()
+        )
+        con.execute("DROP SCHEMA fts_main_articles CASCADE")
+    return {"seconds": round(seconds, 3), "query_ms": round(query_s * 1000, 1)}
+
+
+def query_latency(db: Path) -> dict[str, dict[str, float]]:
+    """Median ms per example search: the macro alone, and search_articles() with snippets."""
+    out = {}
+    with connect(db, read_only=True) as con:
+        load_fts(con)
+        for query, topic, since in QUERIES:
+            macro, full = [], []
+            for _ in range(QUERY_REPEATS):
+                seconds, rows = timed(
+                    lambda q=query, t=topic, s=since: con.execute(
+                        "SELECT * FROM search_articles(?, topic := ?, since := ?) LIMIT 10",
+                        [q, t, s],
+                    ).fetchall()
+                )
+                macro.append(seconds)
+                seconds, hits = timed(
+                    lambda q=query, t=topic, s=since: search_articles(
+                        con,
+                        q,
+                        topic=t,
+                        since=None if s is None else date.fromisoformat(s),
+                    )
+                )
+                full.append(seconds)
+            label = (
+                query
+                + (f" --topic {topic}" if topic else "")
+                + (f" --since {since}" if since else "")
+            )
+            out[label] = {
+                "macro_ms": round(statistics.median(macro) * 1000, 1),
+                "search_ms": round(statistics.median(full) * 1000, 1),
+                "hits": len(hits),
+            }
+    return out
+
+
+def measure_size(base: Path, tmp: Path, size: int, *, with_fts: bool) -> dict[str, Any]:
+    """Every figure for one database size."""
+    db = tmp / f"search-{size}.duckdb"
+    fill(base, db, size)
+    result: dict[str, Any] = {"articles": size}
+    if with_fts:
+        result["fts_rebuild"] = fts_rebuild(db)
+        result["fts_rebuild"]["per_1000_s"] = round(
+            result["fts_rebuild"]["seconds"] * 1000 / size, 3
+        )
+    rebuild = refresh(db, full=True)
+    result["full_rebuild"] = {**rebuild, "per_1000_s": round(rebuild["seconds"] * 1000 / size, 3)}
+    with connect(db, read_only=True) as con:
+        row = con.execute(
+            "SELECT (SELECT count(*) FROM search_postings), (SELECT sum(len) FROM search_docs)"
+        ).fetchone()
+    result["postings_rows"], result["indexed_words"] = (int(row[0]), int(row[1])) if row else (0, 0)
+    result["refresh_after_100_new"] = median_refresh(db, lambda tag: add_articles(db, tag))
+    result["refresh_after_100_changed"] = median_refresh(db, lambda tag: change_articles(db, tag))
+    result["refresh_after_100_retagged"] = median_refresh(db, lambda _tag: retag_articles(db))
+    result["refresh_when_current"] = refresh(db)
+    result["queries"] = query_latency(db)
+    result["db_mb"] = round(db.stat().st_size / 1024**2, 1)
+    db.unlink()
+    return result
+
+
+def measure_search_refresh(
+    sizes: Sequence[int] = SIZES,
+    *,
+    fts_sizes: Sequence[int] = FTS_SIZES,
+    corpus: Path | None = DEFAULT_CORPUS,
+    workdir: Path | None = None,
+) -> list[dict[str, Any]]:
+    """One dict per size (see measure_size); what bench/run_bench.py can call."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-search-", dir=workdir))
+    try:
+        base, kind = build_base(tmp, corpus)
+        results = []
+        for size in sizes:
+            result = measure_size(base, tmp, size, with_fts=size in fts_sizes)
+            result["source"] = kind
+            results.append(result)
+            print(f"  {size} articles measured", file=sys.stderr)
+        return results
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ratio(results: Sequence[dict[str, Any]], key: str) -> float | None:
+    """Refresh cost at the largest size over the smallest."""
+    if len(results) < 2:
+        return None
+    small, large = results[0][key]["seconds"], results[-1][key]["seconds"]
+    return round(large / small, 2) if small else None
+
+
+def format_table(results: Sequence[dict[str, Any]]) -> str:
+    """The figures side by side, one column per size."""
+    rows: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
+        ("postings rows", lambda r: r["postings_rows"]),
+        ("db size (MB)", lambda r: r["db_mb"]),
+        ("full rebuild (s)", lambda r: r["full_rebuild"]["seconds"]),
+        ("  per 1,000 articles (s)", lambda r: r["full_rebuild"]["per_1000_s"]),
+        ("fts rebuild, old (s)", lambda r: r.get("fts_rebuild", {}).get("seconds", "-")),
+        ("  per 1,000 articles (s)", lambda r: r.get("fts_rebuild", {}).get("per_1000_s", "-")),
+        ("refresh, 100 new (s)", lambda r: r["refresh_after_100_new"]["seconds"]),
+        ("  update transaction (s)", lambda r: r["refresh_after_100_new"]["update_s"]),
+        ("  close + checkpoint (s)", lambda r: r["refresh_after_100_new"]["close_s"]),
+        ("refresh, 100 changed (s)", lambda r: r["refresh_after_100_changed"]["seconds"]),
+        ("  update transaction (s)", lambda r: r["refresh_after_100_changed"]["update_s"]),
+        ("refresh, 100 retagged (s)", lambda r: r["refresh_after_100_retagged"]["seconds"]),
+        ("refresh, nothing new (s)", lambda r: r["refresh_when_current"]["seconds"]),
+    ]
+    for label in results[0]["queries"]:
+        rows.append((f"query '{label}' (ms)", lambda r, k=label: r["queries"][k]["search_ms"]))
+        rows.append(("  macro alone (ms)", lambda r, k=label: r["queries"][k]["macro_ms"]))
+    rows.append(
+        ("old fts query, first (ms)", lambda r: r.get("fts_rebuild", {}).get("query_ms", "-"))
+    )
+    width = max(len(label) for label, _ in rows) + 2
+    header = "".ljust(width) + "".join(f"{r['articles']:>12,}" for r in results)
+    lines = [header]
+    for label, get in rows:
+        lines.append(label.ljust(width) + "".join(f"{get(r)!s:>12}" for r in results))
+    for key in ("refresh_after_100_new", "refresh_after_100_changed"):
+        lines.append(
+            f"{key}: largest / smallest = {ratio(results, key)} (target <= {TARGET_RATIO})"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument(
+        "--fts-sizes", type=int, nargs="*", default=list(FTS_SIZES), help="also time fts here"
+    )
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--synthetic", action="store_true", help="ignore the corpus")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    results = measure_search_refresh(
+        args.sizes, fts_sizes=args.fts_sizes, corpus=None if args.synthetic else args.corpus
+    )
+    print(format_table(results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "machine": machine(),
+        "sizes": results,
+        "ratio_refresh_100_new": ratio(results, "refresh_after_100_new"),
+        "ratio_refresh_100_changed": ratio(results, "refresh_after_100_changed"),
+    }
+    args.out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
