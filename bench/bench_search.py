@@ -28,6 +28,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from bench.run_bench import DEFAULT_CORPUS, list_pages, machine
 from transforms.database import connect
 from transforms.derived import SEARCH_INDEX, is_behind
@@ -178,10 +180,15 @@ def fill(base: Path, dest: Path, size: int) -> None:
         con.execute("COMMIT")
 
 
-def timed(action: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    out = action()
-    return time.perf_counter() - start, out
+class Clock:
+    """Wall and process CPU time (every thread) since start: the machine may be shared, and CPU
+    seconds are what contention does not inflate."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def read(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
 def add_articles(db: Path, tag: str, count: int = BATCH) -> None:
@@ -218,96 +225,98 @@ def retag_articles(db: Path, count: int = BATCH) -> None:
         )
 
 
-def refresh(db: Path, *, full: bool = False) -> dict[str, float]:
+def refresh(db: Path, *, full: bool = False) -> dict[str, Any]:
     """What refresh_search does, timed by part: open, update transaction, close (checkpoint)."""
-    start = time.perf_counter()
-    con_cm = connect(db, read_only=False)
-    con = con_cm.__enter__()
-    try:
-        load_fts(con)
-        opened = time.perf_counter()
-        behind = full or not has_search_index(con) or is_behind(con, SEARCH_INDEX)
-        counts = refresh_postings(con, full=full) if behind else None
-        updated = time.perf_counter()
-    finally:
-        con_cm.__exit__(None, None, None)
-    done = time.perf_counter()
+    clock = Clock()
+    with connect(db, read_only=False) as con:
+        opened = clock.read()
+        counts = None
+        if full or not has_search_index(con) or is_behind(con, SEARCH_INDEX):
+            load_fts(con)
+            counts = refresh_postings(con, full=full)
+        updated = clock.read()
+    wall, cpu = clock.read()
     return {
-        "seconds": round(done - start, 4),
-        "update_s": round(updated - opened, 4),
-        "close_s": round(done - updated, 4),
+        "seconds": round(wall, 4),
+        "cpu_seconds": round(cpu, 4),
+        "open_s": round(opened[0], 4),
+        "update_s": round(updated[0] - opened[0], 4),
+        "update_cpu_s": round(updated[1] - opened[1], 4),
+        "close_s": round(wall - updated[0], 4),
         "indexed": counts.indexed if counts else 0,
         "compacted": counts.compacted if counts else 0,
     }
 
 
-def median_refresh(db: Path, prepare: Callable[[str], None]) -> dict[str, float]:
-    """Median over REPEATS of prepare() then an incremental refresh."""
+def median_refresh(db: Path, prepare: Callable[[str], None]) -> dict[str, Any]:
+    """The run of median CPU time over REPEATS of prepare() then an incremental refresh."""
     runs = []
     for r in range(REPEATS):
         prepare(str(r))
         runs.append(refresh(db))
-    pick = sorted(runs, key=lambda x: x["seconds"])[len(runs) // 2]
+    pick = sorted(runs, key=lambda x: x["cpu_seconds"])[len(runs) // 2]
     return {**pick, "runs_s": [x["seconds"] for x in runs]}
 
 
-def fts_rebuild(db: Path) -> dict[str, float]:
+def fts_rebuild(db: Path) -> dict[str, Any]:
     """The old way: PRAGMA create_fts_index over every article, plus one old-style query."""
     with connect(db, read_only=False) as con:
         load_fts(con)
-        seconds, _ = timed(
-            lambda: con.execute(
-                "PRAGMA create_fts_index('articles', 'article_id', 'title', 'text', overwrite=1)"
-            )
+        clock = Clock()
+        con.execute(
+            "PRAGMA create_fts_index('articles', 'article_id', 'title', 'text', overwrite=1)"
         )
-        query = QUERIES[0][0]
-        query_s, _ = timed(
-            lambda: con.execute(
-                "SELECT article_id, score FROM (SELECT article_id, "
-                "fts_main_articles.match_bm25(article_id, ?) AS score FROM articles) "
-                "WHERE score IS NOT NULL ORDER BY score DESC, article_id LIMIT 10",
-                [query],
-            ).fetchall()
-        )
+        wall, cpu = clock.read()
+        clock = Clock()
+        con.execute(
+            "SELECT article_id, score FROM (SELECT article_id, "
+            "fts_main_articles.match_bm25(article_id, ?) AS score FROM articles) "
+            "WHERE score IS NOT NULL ORDER BY score DESC, article_id LIMIT 10",
+            [QUERIES[0][0]],
+        ).fetchall()
+        query_wall, _ = clock.read()
         con.execute("DROP SCHEMA fts_main_articles CASCADE")
-    return {"seconds": round(seconds, 3), "query_ms": round(query_s * 1000, 1)}
+    return {
+        "seconds": round(wall, 3),
+        "cpu_seconds": round(cpu, 3),
+        "query_ms": round(query_wall * 1000, 1),
+    }
+
+
+def time_query(
+    con: duckdb.DuckDBPyConnection, query: str, topic: str | None, since: str | None
+) -> dict[str, float]:
+    """Median ms of the macro alone and of search_articles() (snippets included)."""
+    day = None if since is None else date.fromisoformat(since)
+    macro, full = [], []
+    hits = 0
+    for _ in range(QUERY_REPEATS):
+        clock = Clock()
+        con.execute(
+            "SELECT * FROM search_articles(?, topic := ?, since := ?) LIMIT 10",
+            [query, topic, day],
+        ).fetchall()
+        macro.append(clock.read()[0])
+        clock = Clock()
+        hits = len(search_articles(con, query, topic=topic, since=day))
+        full.append(clock.read()[0])
+    return {
+        "macro_ms": round(statistics.median(macro) * 1000, 1),
+        "search_ms": round(statistics.median(full) * 1000, 1),
+        "hits": hits,
+    }
 
 
 def query_latency(db: Path) -> dict[str, dict[str, float]]:
-    """Median ms per example search: the macro alone, and search_articles() with snippets."""
-    out = {}
+    """Each example search, on a read-only connection as an analyst would have."""
     with connect(db, read_only=True) as con:
         load_fts(con)
-        for query, topic, since in QUERIES:
-            macro, full = [], []
-            for _ in range(QUERY_REPEATS):
-                seconds, rows = timed(
-                    lambda q=query, t=topic, s=since: con.execute(
-                        "SELECT * FROM search_articles(?, topic := ?, since := ?) LIMIT 10",
-                        [q, t, s],
-                    ).fetchall()
-                )
-                macro.append(seconds)
-                seconds, hits = timed(
-                    lambda q=query, t=topic, s=since: search_articles(
-                        con,
-                        q,
-                        topic=t,
-                        since=None if s is None else date.fromisoformat(s),
-                    )
-                )
-                full.append(seconds)
-            label = (
-                query
-                + (f" --topic {topic}" if topic else "")
-                + (f" --since {since}" if since else "")
-            )
-            out[label] = {
-                "macro_ms": round(statistics.median(macro) * 1000, 1),
-                "search_ms": round(statistics.median(full) * 1000, 1),
-                "hits": len(hits),
-            }
-    return out
+        return {
+            query
+            + (f" --topic {topic}" if topic else "")
+            + (f" --since {since}" if since else ""): time_query(con, query, topic, since)
+            for query, topic, since in QUERIES
+        }
 
 
 def measure_size(base: Path, tmp: Path, size: int, *, with_fts: bool) -> dict[str, Any]:
@@ -321,7 +330,11 @@ def measure_size(base: Path, tmp: Path, size: int, *, with_fts: bool) -> dict[st
             result["fts_rebuild"]["seconds"] * 1000 / size, 3
         )
     rebuild = refresh(db, full=True)
-    result["full_rebuild"] = {**rebuild, "per_1000_s": round(rebuild["seconds"] * 1000 / size, 3)}
+    result["full_rebuild"] = {
+        **rebuild,
+        "per_1000_s": round(rebuild["seconds"] * 1000 / size, 3),
+        "per_1000_cpu_s": round(rebuild["cpu_seconds"] * 1000 / size, 3),
+    }
     with connect(db, read_only=True) as con:
         row = con.execute(
             "SELECT (SELECT count(*) FROM search_postings), (SELECT sum(len) FROM search_docs)"
@@ -359,37 +372,58 @@ def measure_search_refresh(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def ratio(results: Sequence[dict[str, Any]], key: str) -> float | None:
+def ratio(results: Sequence[dict[str, Any]], key: str, figure: str = "seconds") -> float | None:
     """Refresh cost at the largest size over the smallest."""
     if len(results) < 2:
         return None
-    small, large = results[0][key]["seconds"], results[-1][key]["seconds"]
+    small, large = results[0][key][figure], results[-1][key][figure]
     return round(large / small, 2) if small else None
+
+
+def _get(*path: str) -> Callable[[dict[str, Any]], Any]:
+    """A figure of one size's results, "-" where that size did not measure it."""
+
+    def get(result: dict[str, Any]) -> Any:
+        value: Any = result
+        for key in path:
+            if not isinstance(value, dict) or key not in value:
+                return "-"
+            value = value[key]
+        return value
+
+    return get
 
 
 def format_table(results: Sequence[dict[str, Any]]) -> str:
     """The figures side by side, one column per size."""
     rows: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
-        ("postings rows", lambda r: r["postings_rows"]),
-        ("db size (MB)", lambda r: r["db_mb"]),
-        ("full rebuild (s)", lambda r: r["full_rebuild"]["seconds"]),
-        ("  per 1,000 articles (s)", lambda r: r["full_rebuild"]["per_1000_s"]),
-        ("fts rebuild, old (s)", lambda r: r.get("fts_rebuild", {}).get("seconds", "-")),
-        ("  per 1,000 articles (s)", lambda r: r.get("fts_rebuild", {}).get("per_1000_s", "-")),
-        ("refresh, 100 new (s)", lambda r: r["refresh_after_100_new"]["seconds"]),
-        ("  update transaction (s)", lambda r: r["refresh_after_100_new"]["update_s"]),
-        ("  close + checkpoint (s)", lambda r: r["refresh_after_100_new"]["close_s"]),
-        ("refresh, 100 changed (s)", lambda r: r["refresh_after_100_changed"]["seconds"]),
-        ("  update transaction (s)", lambda r: r["refresh_after_100_changed"]["update_s"]),
-        ("refresh, 100 retagged (s)", lambda r: r["refresh_after_100_retagged"]["seconds"]),
-        ("refresh, nothing new (s)", lambda r: r["refresh_when_current"]["seconds"]),
+        ("postings rows", _get("postings_rows")),
+        ("db size (MB)", _get("db_mb")),
+        ("full rebuild, wall (s)", _get("full_rebuild", "seconds")),
+        ("  per 1,000 articles: wall (s)", _get("full_rebuild", "per_1000_s")),
+        ("  per 1,000 articles: CPU (s)", _get("full_rebuild", "per_1000_cpu_s")),
+        ("old fts rebuild, wall (s)", _get("fts_rebuild", "seconds")),
+        ("  per 1,000 articles: wall (s)", _get("fts_rebuild", "per_1000_s")),
+        ("  per 1,000 articles: CPU (s)", _get("fts_rebuild", "per_1000_cpu_s")),
     ]
+    for key, label in (
+        ("refresh_after_100_new", "100 new"),
+        ("refresh_after_100_changed", "100 changed"),
+        ("refresh_after_100_retagged", "100 retagged"),
+    ):
+        rows += [
+            (f"refresh after {label}: wall (s)", _get(key, "seconds")),
+            ("  CPU (s)", _get(key, "cpu_seconds")),
+            ("  update transaction: wall (s)", _get(key, "update_s")),
+            ("  update transaction: CPU (s)", _get(key, "update_cpu_s")),
+            ("  open (s)", _get(key, "open_s")),
+            ("  close + checkpoint (s)", _get(key, "close_s")),
+        ]
+    rows.append(("refresh, nothing new: wall (s)", _get("refresh_when_current", "seconds")))
     for label in results[0]["queries"]:
-        rows.append((f"query '{label}' (ms)", lambda r, k=label: r["queries"][k]["search_ms"]))
-        rows.append(("  macro alone (ms)", lambda r, k=label: r["queries"][k]["macro_ms"]))
-    rows.append(
-        ("old fts query, first (ms)", lambda r: r.get("fts_rebuild", {}).get("query_ms", "-"))
-    )
+        rows.append((f"search '{label}' (ms)", _get("queries", label, "search_ms")))
+        rows.append(("  macro alone (ms)", _get("queries", label, "macro_ms")))
+    rows.append(("old fts: first query (ms)", _get("fts_rebuild", "query_ms")))
     width = max(len(label) for label, _ in rows) + 2
     header = "".ljust(width) + "".join(f"{r['articles']:>12,}" for r in results)
     lines = [header]
@@ -397,7 +431,8 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
         lines.append(label.ljust(width) + "".join(f"{get(r)!s:>12}" for r in results))
     for key in ("refresh_after_100_new", "refresh_after_100_changed"):
         lines.append(
-            f"{key}: largest / smallest = {ratio(results, key)} (target <= {TARGET_RATIO})"
+            f"{key}: largest / smallest = {ratio(results, key)} wall, "
+            f"{ratio(results, key, 'cpu_seconds')} CPU (target <= {TARGET_RATIO})"
         )
     return "\n".join(lines)
 
@@ -421,7 +456,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine(),
         "sizes": results,
         "ratio_refresh_100_new": ratio(results, "refresh_after_100_new"),
+        "ratio_refresh_100_new_cpu": ratio(results, "refresh_after_100_new", "cpu_seconds"),
         "ratio_refresh_100_changed": ratio(results, "refresh_after_100_changed"),
+        "ratio_refresh_100_changed_cpu": ratio(results, "refresh_after_100_changed", "cpu_seconds"),
     }
     args.out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
