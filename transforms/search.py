@@ -127,9 +127,11 @@ def search_articles(
             "this database has no search index yet: build it with `tradewire search --reindex`"
         )
     rows = con.execute(
+        # Texts only for the hits shown, not for every article that matched.
         "SELECT s.article_id, s.score, s.title, s.published_at, s.source, s.url, s.topics, a.text "
-        "FROM search_articles(?, topic := ?, since := ?) AS s JOIN articles AS a USING (article_id) "
-        "ORDER BY s.score DESC, s.article_id LIMIT ?",
+        "FROM (SELECT * FROM search_articles(?, topic := ?, since := ?) "
+        "ORDER BY score DESC, article_id LIMIT ?) AS s JOIN articles AS a USING (article_id) "
+        "ORDER BY s.score DESC, s.article_id",
         [query, topic, since, limit],
     ).fetchall()
     stems = stem_words(con, _WORD.findall(query) + [w for r in rows for w in _WORD.findall(r[7])])
