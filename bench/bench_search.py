@@ -244,7 +244,7 @@ def refresh(db: Path, *, full: bool = False) -> dict[str, Any]:
         "update_cpu_s": round(updated[1] - opened[1], 4),
         "close_s": round(wall - updated[0], 4),
         "indexed": counts.indexed if counts else 0,
-        "compacted": counts.compacted if counts else 0,
+        "rewritten": counts.rewritten if counts else False,
     }
 
 

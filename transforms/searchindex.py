@@ -10,11 +10,12 @@ k=1.2, b=0.75), but each refresh touches only the articles landed since the last
   (postings rows) and a hash of its title and text, so a re-landing that left the words alone
   (a new extractor, a new taxonomy) is not reindexed.
 * `search_terms`: every stem indexed, numbered, so postings and queries compare integers.
-* `search_postings`: (docid, termid, tf). Append-only between compactions: a changed article gets
-  a new docid and its old rows simply stop joining `search_docs`; a deleted article loses its
-  `search_docs` row (in the transaction that deletes it, or here by anti-join). Once dead rows
-  pass a quarter of the table they are deleted in one scan, so that cost is amortised over the
-  changes that made them.
+* `search_postings`: (docid, termid, tf), in termid order as last rewritten, so a query reads
+  only its terms' blocks. Append-only between rewrites: a changed article gets a new docid and
+  its old rows simply stop joining `search_docs`; a deleted article loses its `search_docs` row
+  (in the transaction that deletes it, or here by anti-join). Once dead and appended rows pass a
+  quarter of the table, one refresh rewrites it sorted without the dead ones, so that cost is
+  amortised over the changes that made it necessary.
 
 Document frequencies, the number of documents and the average length are computed at query
 time from the query terms' postings and `search_docs`, so there is nothing global to maintain.
@@ -35,8 +36,8 @@ logger = logging.getLogger(__name__)
 # Articles tokenised per statement: bounds the memory of a full rebuild (a few hundred MB of
 # token rows at most) without making the per-statement overhead matter.
 CHUNK_ARTICLES = 2_000
-# Compact when dead postings rows pass this share of the table.
-DEAD_SHARE = 0.25
+# Rewrite the postings (sorted, without dead rows) once dead and unsorted rows pass this share.
+REWRITE_SHARE = 0.25
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TEXT_HASH = "md5(coalesce(a.title, '') || chr(0) || a.text)"
 
@@ -89,28 +90,12 @@ JOIN articles AS a USING (article_id)
 LEFT JOIN (
     SELECT tp.article_id, list(tp.topic ORDER BY tp.score DESC, tp.topic) AS topics
     FROM article_topics AS tp
+    WHERE tp.article_id IN (SELECT article_id FROM scores)
     GROUP BY tp.article_id
 ) AS t USING (article_id)
 WHERE (topic IS NULL OR list_contains(t.topics, topic))
   AND (since IS NULL OR CAST(a.published_at AT TIME ZONE 'UTC' AS DATE) >= CAST(since AS DATE))
 ORDER BY s.score DESC, a.article_id
-"""
-
-# One chunk of queued articles (their rowids, all between the two bounds) whose words changed,
-# with fresh docids. Rowid bounds let the scan skip the row groups of every other article.
-_BATCH = f"""
-CREATE OR REPLACE TEMP TABLE search_batch AS
-SELECT nextval('search_docids') AS docid, article_id, title, text, text_hash
-FROM (
-    SELECT a.article_id, a.title, a.text, {_TEXT_HASH} AS text_hash
-    FROM articles AS a
-    WHERE a.rowid BETWEEN ? AND ?
-      AND a.rowid IN (SELECT unnest(CAST(? AS BIGINT[])))
-) AS c
-WHERE NOT EXISTS (
-    SELECT 1 FROM search_docs AS d
-    WHERE d.article_id = c.article_id AND d.text_hash = c.text_hash
-)
 """
 
 # fts's indexing: tokens of both fields, empty strings and stopwords dropped before stemming,
@@ -162,7 +147,8 @@ class IndexCounts:
     documents: int  # articles in the index afterwards
     indexed: int  # articles whose words were (re)posted
     removed: int  # articles dropped because they left `articles`
-    compacted: int  # dead postings rows deleted
+    rewritten: bool  # postings rewritten in term order (full builds, or enough churn)
+    dropped: int  # dead postings rows the rewrite left out
     full: bool
 
 
@@ -200,12 +186,12 @@ def refresh_postings(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> I
         for table in ("search_todo", "search_batch", "search_words", "search_batch_postings"):
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
     logger.info(
-        "search index %s: %d articles, %d (re)indexed, %d removed, %d dead postings compacted",
+        "search index %s: %d articles, %d (re)indexed, %d removed, postings %s",
         "rebuilt" if counts.full else "updated",
         counts.documents,
         counts.indexed,
         counts.removed,
-        counts.compacted,
+        f"rewritten ({counts.dropped} dead dropped)" if counts.rewritten else "appended",
     )
     return counts
 
@@ -222,21 +208,22 @@ def _refresh_in_transaction(con: duckdb.DuckDBPyConnection, *, full: bool) -> In
     # retag never makes an article a candidate here.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE search_todo AS "
-        "SELECT rowid AS row_id FROM articles WHERE ingested_at > ?",
+        "SELECT rowid AS row_id, article_id FROM articles WHERE ingested_at > ?",
         [_EPOCH if full else (watermark(con, SEARCH_INDEX) or _EPOCH)],
     )
     if not full:
         removed = reconcile(con)
     indexed = 0
     chunks = con.execute(
-        "SELECT min(row_id), max(row_id), list(row_id) FROM ("
-        "SELECT row_id, (row_number() OVER (ORDER BY row_id) - 1) // ? AS chunk "
+        "SELECT min(row_id), max(row_id), list(article_id) FROM ("
+        "SELECT row_id, article_id, (row_number() OVER (ORDER BY row_id) - 1) // ? AS chunk "
         "FROM search_todo) GROUP BY chunk ORDER BY chunk",
         [CHUNK_ARTICLES],
     ).fetchall()
-    for low, top, row_ids in chunks:
-        indexed += index_chunk(con, int(low), int(top), row_ids)
-    compacted = compact_postings(con)
+    for low, top, ids in chunks:
+        # A full build takes every row in the range; else only the queued ones in it.
+        indexed += index_chunk(con, int(low), int(top), None if full else ids)
+    dropped = compact_postings(con, force=full)
     if high is not None or full:
         set_watermark(con, SEARCH_INDEX, high or _EPOCH)
     row = con.execute("SELECT count(*) FROM search_docs").fetchone()
@@ -244,14 +231,31 @@ def _refresh_in_transaction(con: duckdb.DuckDBPyConnection, *, full: bool) -> In
         documents=int(row[0]) if row else 0,
         indexed=indexed,
         removed=removed,
-        compacted=compacted,
+        rewritten=dropped is not None,
+        dropped=dropped or 0,
         full=full,
     )
 
 
-def index_chunk(con: duckdb.DuckDBPyConnection, low: int, top: int, row_ids: list[int]) -> int:
-    """Post the words of these articles (rowids, all within low..top) if their words changed."""
-    con.execute(_BATCH, [low, top, row_ids])
+def index_chunk(
+    con: duckdb.DuckDBPyConnection, low: int, top: int, article_ids: list[str] | None
+) -> int:
+    """Post the words of the articles in rowids low..top (only these ids, if given) whose title
+    or text changed since they were indexed, under fresh docids."""
+    # Constants (one placeholder each), not a join: DuckDB then filters article_id while it
+    # scans and reads the texts of matching rows only; the rowid bounds skip other row groups.
+    only = ""
+    if article_ids is not None:
+        only = f"AND a.article_id IN ({', '.join('?' * len(article_ids))})"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE search_batch AS "
+        "SELECT nextval('search_docids') AS docid, article_id, title, text, text_hash FROM ("
+        f"SELECT a.article_id, a.title, a.text, {_TEXT_HASH} AS text_hash FROM articles AS a "
+        f"WHERE a.rowid BETWEEN ? AND ? {only}) AS c "
+        "WHERE NOT EXISTS (SELECT 1 FROM search_docs AS d "
+        "WHERE d.article_id = c.article_id AND d.text_hash = c.text_hash)",
+        [low, top, *(article_ids or ())],
+    )
     row = con.execute("SELECT count(*) FROM search_batch").fetchone()
     count = int(row[0]) if row else 0
     if not count:
@@ -276,43 +280,60 @@ def reconcile(con: duckdb.DuckDBPyConnection) -> int:
     Both happen only when rows are written around the refresh (a delete outside retire_ids, a
     row inserted with an old ingested_at), so counts decide first, cheaply: every article is
     either indexed or queued, so documents + queued new articles = articles when nothing left.
+    A delete and a lost row in equal numbers cancel out; `tradewire search --reindex` mends that.
     """
     row = con.execute(
         "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM search_docs), "
-        "(SELECT count(*) FROM search_todo t JOIN articles a ON a.rowid = t.row_id "
-        "WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.article_id = a.article_id))"
+        "(SELECT count(*) FROM search_todo AS t WHERE NOT EXISTS "
+        "(SELECT 1 FROM search_docs AS d WHERE d.article_id = t.article_id))"
     ).fetchone()
     articles, docs, queued_new = (int(v) for v in row) if row else (0, 0, 0)
     removed = 0
     if docs + queued_new > articles:
         removed = len(
             con.execute(
-                "DELETE FROM search_docs d WHERE NOT EXISTS "
-                "(SELECT 1 FROM articles a WHERE a.article_id = d.article_id) RETURNING docid"
+                "DELETE FROM search_docs AS d WHERE NOT EXISTS "
+                "(SELECT 1 FROM articles AS a WHERE a.article_id = d.article_id) RETURNING docid"
             ).fetchall()
         )
     if docs - removed + queued_new < articles:
         missing = con.execute(
-            "INSERT INTO search_todo SELECT a.rowid FROM articles a "
-            "WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.article_id = a.article_id) "
-            "AND a.rowid NOT IN (SELECT row_id FROM search_todo) RETURNING row_id"
+            "INSERT INTO search_todo SELECT a.rowid, a.article_id FROM articles AS a "
+            "WHERE NOT EXISTS (SELECT 1 FROM search_docs AS d WHERE d.article_id = a.article_id) "
+            "AND a.article_id NOT IN (SELECT article_id FROM search_todo) RETURNING row_id"
         ).fetchall()
         logger.warning("search index lacked %d older articles; indexing them now", len(missing))
     return removed
 
 
-def compact_postings(con: duckdb.DuckDBPyConnection, *, share: float = DEAD_SHARE) -> int:
-    """Delete postings of replaced and removed documents once they are `share` of the table."""
+def compact_postings(
+    con: duckdb.DuckDBPyConnection, *, share: float = REWRITE_SHARE, force: bool = False
+) -> int | None:
+    """Rewrite the postings without dead rows, in termid order, once dead rows and rows appended
+    since the last rewrite are `share` of the table (force: always): the dead rows dropped, or
+    None when the table was left as it was."""
     row = con.execute(
         "SELECT (SELECT count(*) FROM search_postings), "
-        "(SELECT coalesce(sum(terms), 0) FROM search_docs)"
+        "(SELECT coalesce(sum(terms), 0) FROM search_docs), "
+        "(SELECT sorted_postings FROM search_index_state)"
     ).fetchone()
-    total, live = (int(row[0]), int(row[1])) if row else (0, 0)
-    dead = total - live
-    if dead <= 0 or dead < share * total:
-        return 0
+    total, live, in_order = (int(v) for v in row) if row else (0, 0, 0)
+    dead, appended = total - live, max(0, total - in_order)
+    if not force and (dead + appended == 0 or dead + appended < share * total):
+        return None
+    # A new table, filled in order, replaces the old: cheaper than deleting rows in place, and
+    # its blocks hold narrow termid ranges. DuckDB's DDL is transactional like the rest.
     con.execute(
-        "DELETE FROM search_postings p WHERE NOT EXISTS "
-        "(SELECT 1 FROM search_docs d WHERE d.docid = p.docid)"
+        "CREATE TABLE search_postings_sorted "
+        "(docid BIGINT NOT NULL, termid BIGINT NOT NULL, tf BIGINT NOT NULL)"
     )
+    con.execute(
+        "INSERT INTO search_postings_sorted SELECT p.docid, p.termid, p.tf "
+        "FROM search_postings AS p SEMI JOIN search_docs AS d USING (docid) "
+        "ORDER BY p.termid, p.docid"
+    )
+    con.execute("DROP TABLE search_postings")
+    con.execute("ALTER TABLE search_postings_sorted RENAME TO search_postings")
+    con.execute("UPDATE search_index_state SET sorted_postings = ?", [live])
+    logger.info("search postings rewritten in term order: %d rows, %d dead dropped", live, dead)
     return dead

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import duckdb
@@ -149,7 +149,7 @@ def tagged(article_id: str, title: str | None, text: str, raw: str = "r") -> Tag
     return TaggedArticle(article, tags)
 
 
-def land(db: Path, articles: dict[str, tuple[str | None, str]], raw: str = "r") -> None:
+def land(db: Path, articles: Mapping[str, tuple[str | None, str]], raw: str = "r") -> None:
     """Land the articles the way the pipeline does (their ingested_at moves on)."""
     land_batches(db, [[tagged(i, t, x, raw) for i, (t, x) in articles.items()]], "run")
 
@@ -243,7 +243,7 @@ def test_new_articles_only_append(writer: duckdb.DuckDBPyConnection, db: Path) -
     before = writer.execute("SELECT * FROM search_postings ORDER BY ALL").fetchall()
     land(db, {f"n{i:02d}": (f"New {i}", f"fresh words number {i} tungsten") for i in range(5)})
     counts = searchindex.refresh_postings(writer)
-    assert (counts.indexed, counts.compacted, counts.removed) == (5, 0, 0)
+    assert (counts.indexed, counts.rewritten, counts.removed) == (5, False, 0)
     after = writer.execute(
         "SELECT p.* FROM search_postings p JOIN search_docs d USING (docid) "
         "WHERE d.article_id NOT LIKE 'n%' ORDER BY ALL"
@@ -289,21 +289,39 @@ def test_articles_the_index_lost_are_indexed_again(writer: duckdb.DuckDBPyConnec
     assert_same_ranking(writer, QUERIES)
 
 
-def test_dead_postings_are_compacted_once_a_quarter(
+def test_postings_are_rewritten_in_term_order_once_a_quarter_is_churn(
     writer: duckdb.DuckDBPyConnection, db: Path
 ) -> None:
-    def dead() -> int:
+    def postings() -> tuple[int, int, bool]:
+        """Dead rows, appended (unsorted) rows, and whether the table is in termid order."""
         row = writer.execute(
-            "SELECT (SELECT count(*) FROM search_postings) - (SELECT sum(terms) FROM search_docs)"
+            "SELECT (SELECT count(*) FROM search_postings) - (SELECT sum(terms) FROM search_docs), "
+            "(SELECT count(*) FROM search_postings) - (SELECT sorted_postings "
+            "FROM search_index_state), (SELECT bool_and(termid >= before) FROM (SELECT termid, "
+            "lag(termid, 1, 0) OVER (ORDER BY rowid) AS before FROM search_postings))"
         ).fetchone()
-        return int(row[0]) if row else 0
+        assert row is not None
+        return int(row[0]), int(row[1]), bool(row[2])
 
-    land(db, {"a22": ("Short now", "short")})
-    assert searchindex.refresh_postings(writer).compacted == 0
-    assert 0 < dead() < 0.25 * len(writer.execute("SELECT 1 FROM search_postings").fetchall())
+    assert postings() == (0, 0, True)  # a full build leaves it sorted
+    land(db, {"a22": ("Short now", "china")})  # a few dead rows, two appended
+    assert not searchindex.refresh_postings(writer).rewritten
+    dead, appended, in_order = postings()
+    assert dead > 0 and appended > 0 and not in_order
     land(db, {k: (t, f"{x} revised") for k, (t, x) in list(CORPUS.items())[:15]})
-    compacted = searchindex.refresh_postings(writer).compacted
-    assert compacted > 0 and dead() == 0
+    counts = searchindex.refresh_postings(writer)
+    assert counts.rewritten and counts.dropped > dead
+    assert postings() == (0, 0, True)
+    assert_same_ranking(writer, QUERIES)
+
+
+def test_appended_articles_alone_bring_the_rewrite_too(
+    writer: duckdb.DuckDBPyConnection, db: Path
+) -> None:
+    more = {f"n{i:02d}": (f"Extra {i}", CORPUS[f"a{i + 1:02d}"][1]) for i in range(12)}
+    land(db, more)
+    counts = searchindex.refresh_postings(writer)
+    assert counts.rewritten and counts.dropped == 0  # unsorted rows only, none dead
     assert_same_ranking(writer, QUERIES)
 
 
@@ -357,7 +375,13 @@ def test_a_database_with_the_old_fts_index_migrates_and_rebuilds(db_path: Path) 
     with connect(db_path, read_only=False) as con:
         # Back to what the fts era left: its index, its macro, a watermark, no search tables.
         load_fts(con)
-        for table in ("search_docs", "search_postings", "search_terms", "search_stopwords"):
+        for table in (
+            "search_docs",
+            "search_postings",
+            "search_terms",
+            "search_stopwords",
+            "search_index_state",
+        ):
             con.execute(f"DROP TABLE {table}")
         con.execute("DROP SEQUENCE search_docids; DROP SEQUENCE search_termids")
         con.execute("DROP MACRO search_tokenize")

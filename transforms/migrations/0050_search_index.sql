@@ -27,11 +27,20 @@ CREATE TABLE search_terms (
     termid BIGINT NOT NULL
 );
 
+-- Sorted by termid when rewritten (a full build, a compaction): a query's term filter then skips
+-- every block of other terms. Rows appended since are unsorted; the rewrite comes once they and
+-- the dead ones pass a quarter of the table.
 CREATE TABLE search_postings (
     docid  BIGINT NOT NULL,
     termid BIGINT NOT NULL,
     tf     BIGINT NOT NULL
 );
+
+-- One row: how many postings rows the last rewrite left, in termid order.
+CREATE TABLE search_index_state (
+    sorted_postings BIGINT NOT NULL
+);
+INSERT INTO search_index_state VALUES (0);
 
 -- fts's default tokenizer (strip_accents, lower, its `ignore` characters, split on whitespace),
 -- so title, text and queries split into the words `PRAGMA create_fts_index` would find.
