@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import shutil
 import statistics
 import sys
@@ -34,7 +35,7 @@ from bench.run_bench import DEFAULT_CORPUS, list_pages, machine
 from transforms.database import connect
 from transforms.derived import SEARCH_INDEX, is_behind
 from transforms.search import has_search_index, load_fts, search_articles
-from transforms.searchindex import refresh_postings
+from transforms.searchindex import REWRITE_SHARE, compact_postings, refresh_postings
 
 SIZES = (1_000, 10_000, 50_000)
 FTS_SIZES = (1_000, 10_000)
@@ -258,6 +259,24 @@ def median_refresh(db: Path, prepare: Callable[[str], None]) -> dict[str, Any]:
     return {**pick, "runs_s": [x["seconds"] for x in runs]}
 
 
+def time_rewrite(db: Path, size: int) -> dict[str, float]:
+    """One postings rewrite (what a refresh does once churn passes a quarter), and its share of
+    each refresh after 100 new articles: it comes every 0.25 * size / 100 such refreshes."""
+    with connect(db, read_only=False) as con:
+        clock = Clock()
+        con.execute("BEGIN TRANSACTION")
+        compact_postings(con, force=True)
+        con.execute("COMMIT")
+        wall, cpu = clock.read()
+    every = REWRITE_SHARE * size / BATCH
+    return {
+        "seconds": round(wall, 3),
+        "cpu_seconds": round(cpu, 3),
+        "amortised_per_100_new_s": round(wall / every, 4),
+        "amortised_per_100_changed_s": round(2 * wall / every, 4),
+    }
+
+
 def fts_rebuild(db: Path) -> dict[str, Any]:
     """The old way: PRAGMA create_fts_index over every article, plus one old-style query."""
     with connect(db, read_only=False) as con:
@@ -325,11 +344,12 @@ def measure_size(base: Path, tmp: Path, size: int, *, with_fts: bool) -> dict[st
     fill(base, db, size)
     result: dict[str, Any] = {"articles": size}
     if with_fts:
-        result["fts_rebuild"] = fts_rebuild(db)
-        result["fts_rebuild"]["per_1000_s"] = round(
-            result["fts_rebuild"]["seconds"] * 1000 / size, 3
-        )
+        fts = fts_rebuild(db)
+        fts["per_1000_s"] = round(fts["seconds"] * 1000 / size, 3)
+        fts["per_1000_cpu_s"] = round(fts["cpu_seconds"] * 1000 / size, 3)
+        result["fts_rebuild"] = fts
     rebuild = refresh(db, full=True)
+    rebuild["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["full_rebuild"] = {
         **rebuild,
         "per_1000_s": round(rebuild["seconds"] * 1000 / size, 3),
@@ -344,6 +364,7 @@ def measure_size(base: Path, tmp: Path, size: int, *, with_fts: bool) -> dict[st
     result["refresh_after_100_changed"] = median_refresh(db, lambda tag: change_articles(db, tag))
     result["refresh_after_100_retagged"] = median_refresh(db, lambda _tag: retag_articles(db))
     result["refresh_when_current"] = refresh(db)
+    result["rewrite"] = time_rewrite(db, size)
     result["queries"] = query_latency(db)
     result["db_mb"] = round(db.stat().st_size / 1024**2, 1)
     db.unlink()
@@ -419,7 +440,14 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
             ("  open (s)", _get(key, "open_s")),
             ("  close + checkpoint (s)", _get(key, "close_s")),
         ]
-    rows.append(("refresh, nothing new: wall (s)", _get("refresh_when_current", "seconds")))
+    rows += [
+        ("refresh, nothing new: wall (s)", _get("refresh_when_current", "seconds")),
+        ("postings rewrite: wall (s)", _get("rewrite", "seconds")),
+        ("  CPU (s)", _get("rewrite", "cpu_seconds")),
+        ("  amortised per 100 new (s)", _get("rewrite", "amortised_per_100_new_s")),
+        ("  amortised per 100 changed (s)", _get("rewrite", "amortised_per_100_changed_s")),
+        ("max RSS after full rebuild (MB)", _get("full_rebuild", "max_rss_mb")),
+    ]
     for label in results[0]["queries"]:
         rows.append((f"search '{label}' (ms)", _get("queries", label, "search_ms")))
         rows.append(("  macro alone (ms)", _get("queries", label, "macro_ms")))
