@@ -158,8 +158,11 @@ def search_articles(
 def stem_words(con: duckdb.DuckDBPyConnection, words: Sequence[str]) -> dict[str, str]:
     """Lower-cased word -> Porter stem, with the stemmer the index used, in one query."""
     unique = sorted({w.lower() for w in words})
+    # One string, split in SQL: the client converts a list parameter element by element, at
+    # ~0.3 ms each (an import lookup per value). \w+ words hold no spaces.
     rows = con.execute(
-        "SELECT w, stem(w, 'porter') FROM unnest(CAST(? AS VARCHAR[])) AS u(w)", [unique]
+        "SELECT w, stem(w, 'porter') FROM unnest(string_split(?, ' ')) AS u(w) WHERE w <> ''",
+        [" ".join(unique)],
     ).fetchall()
     return {str(w): str(s) for w, s in rows}
 
