@@ -144,6 +144,8 @@ def build_base(tmp: Path, corpus: Path | None) -> tuple[Path, str]:
     else:
         synthetic_base(base)
         kind = "synthetic"
+    with connect(base, read_only=False) as con:
+        con.execute("CHECKPOINT")  # landings may leave rows in the WAL; fill() copies the file
     return base, kind
 
 

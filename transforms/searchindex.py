@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from transforms.derived import SEARCH_INDEX, latest_change, set_watermark, watermark
+from transforms.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +176,10 @@ def refresh_postings(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> I
     never refreshed, gets the full build.
     """
     full = full or not search_index_ready(con)
+    limit = get_settings().search_memory_limit
+    before = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    if limit:
+        con.execute("SET memory_limit = ?", [limit])
     con.execute("BEGIN TRANSACTION")
     try:
         counts = _refresh_in_transaction(con, full=full)
@@ -185,6 +190,8 @@ def refresh_postings(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> I
     finally:
         for table in ("search_todo", "search_batch", "search_words", "search_batch_postings"):
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        if limit and before:
+            con.execute("SET memory_limit = ?", [before[0]])
     logger.info(
         "search index %s: %d articles, %d (re)indexed, %d removed, postings %s",
         "rebuilt" if counts.full else "updated",
@@ -240,21 +247,24 @@ def _refresh_in_transaction(con: duckdb.DuckDBPyConnection, *, full: bool) -> In
 def index_chunk(
     con: duckdb.DuckDBPyConnection, low: int, top: int, article_ids: list[str] | None
 ) -> int:
-    """Post the words of the articles in rowids low..top (only these ids, if given) whose title
+    """Post the words of the articles in rowids low..top (of these ids only, if given) whose title
     or text changed since they were indexed, under fresh docids."""
-    # Constants (one placeholder each), not a join: DuckDB then filters article_id while it
-    # scans and reads the texts of matching rows only; the rowid bounds skip other row groups.
-    only = ""
-    if article_ids is not None:
-        only = f"AND a.article_id IN ({', '.join('?' * len(article_ids))})"
+    # A full build takes whole rowid ranges: the scan skips other row groups. Else constants (one
+    # placeholder each), not a join nor rowid bounds: DuckDB then filters article_id while it
+    # scans and reads the texts of matching rows only (~10x less than a semi join at 50k).
+    params: list[int | str]
+    if article_ids is None:
+        where, params = "a.rowid BETWEEN ? AND ?", [low, top]
+    else:
+        where, params = f"a.article_id IN ({', '.join('?' * len(article_ids))})", [*article_ids]
     con.execute(
         "CREATE OR REPLACE TEMP TABLE search_batch AS "
         "SELECT nextval('search_docids') AS docid, article_id, title, text, text_hash FROM ("
         f"SELECT a.article_id, a.title, a.text, {_TEXT_HASH} AS text_hash FROM articles AS a "
-        f"WHERE a.rowid BETWEEN ? AND ? {only}) AS c "
+        f"WHERE {where}) AS c "
         "WHERE NOT EXISTS (SELECT 1 FROM search_docs AS d "
         "WHERE d.article_id = c.article_id AND d.text_hash = c.text_hash)",
-        [low, top, *(article_ids or ())],
+        params,
     )
     row = con.execute("SELECT count(*) FROM search_batch").fetchone()
     count = int(row[0]) if row else 0

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     fts_extension: Path | None = None
     batch_size: int = 100
     workers: int = 0  # 0 = one extraction process per core
+    # Search index (transforms/searchindex.py): DuckDB's memory limit while a refresh runs, so a
+    # full rebuild spills its sort to disk instead of growing; empty = DuckDB's own (80% of RAM).
+    search_memory_limit: str = "1GB"
 
 
 @lru_cache(maxsize=1)

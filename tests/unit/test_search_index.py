@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -16,6 +17,7 @@ from transforms.derived import SEARCH_INDEX, is_behind, refresh_search, watermar
 from transforms.load import land_batches
 from transforms.records import Article, TaggedArticle, TagResult, TopicTag
 from transforms.search import has_search_index, load_fts, refresh_search_index, search_articles
+from transforms.settings import Settings
 
 # Titles and texts chosen to exercise fts's tokenizer: stopwords, accents, digits and
 # punctuation, curly quotes, hyphens, CJK, a word only in a title, an empty-ish body.
@@ -399,3 +401,25 @@ def test_a_database_with_the_old_fts_index_migrates_and_rebuilds(db_path: Path) 
     assert refresh_search(db_path, force=False) == len(CORPUS)
     with connect(db_path, read_only=True) as con:
         assert search_articles(con, "xylophone")[0].article_id == "a05"
+
+
+def test_a_refresh_runs_under_the_memory_limit_setting_and_restores_it(
+    writer: duckdb.DuckDBPyConnection, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def limit() -> str:
+        row = writer.execute("SELECT current_setting('memory_limit')").fetchone()
+        return str(row[0]) if row else ""
+
+    before, seen = limit(), []
+    original = searchindex.index_chunk
+
+    def watched(*args: Any) -> int:
+        seen.append(limit())
+        return original(*args)
+
+    monkeypatch.setattr(searchindex, "get_settings", lambda: Settings(search_memory_limit="300MB"))
+    monkeypatch.setattr(searchindex, "index_chunk", watched)
+    land(db, {"n01": ("Limited", "memory limited refresh")})
+    assert searchindex.refresh_postings(writer).indexed == 1
+    assert seen == ["286.1 MiB"] and limit() != seen[0]
+    assert abs(float(limit().split()[0]) - float(before.split()[0])) < 0.2  # GiB, as it was
