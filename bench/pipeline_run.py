@@ -1,4 +1,5 @@
-"""`tradewire run` as the benchmark drives it: run_pipeline in a fresh process, progress on stdout.
+"""`tradewire run` as the benchmark drives it: run_pipeline in a fresh process, progress on stdout,
+then the refresh `tradewire run` ends with (derived tables, search index, snapshot), timed apart.
 
 Usage: python -m bench.pipeline_run SOURCE DB BATCH_SIZE WORKERS
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,6 +23,8 @@ def main(argv: list[str]) -> int:
     # Imported here, not at the top: spawned workers import this module again as their main
     # module, and should not load the parent's duckdb and pyarrow for nothing.
     from ingest.pipeline import run_pipeline
+    from transforms.derived import refresh_after_load
+    from transforms.settings import Settings
 
     source, db, batch_size, workers = argv
     summary = run_pipeline(
@@ -31,6 +35,9 @@ def main(argv: list[str]) -> int:
         progress=print_progress,
     )
     print("summary " + json.dumps({"seen": summary.seen, **asdict(summary.counts)}), flush=True)
+    start = time.perf_counter()
+    refresh_after_load(Path(db), snapshot=Settings().snapshot)
+    print(f"refresh {time.perf_counter() - start:.3f}", flush=True)
     return 0
 
 

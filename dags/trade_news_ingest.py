@@ -14,7 +14,7 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
-from tradewire_wiring import ARTICLES, DEFAULT_ARGS, WRITER_POOL
+from tradewire_wiring import ARTICLES, DEFAULT_ARGS, EXTRACT_CONCURRENCY, WRITER_POOL
 
 from ingest.inbox import InboxTrigger
 
@@ -44,9 +44,10 @@ trafilatura, tags them for US–China topics with evidence, and lands them in Du
   page, politely (`ingest/fetch.py`), into the raw store; it stages batches of documents plus
   the group's fetch log and source state. Neither it nor discover writes DuckDB.
 * **collect** flattens the groups' batch lists for the mapping below.
-* **extract** is mapped over those batches: it extracts and tags each batch on
-  `TRADEWIRE_WORKERS` processes (every core by default), the same stage `tradewire run` uses;
-  XCom carries only batch URLs.
+* **extract** is mapped over those batches (`TRADEWIRE_EXTRACT_BATCH_SIZE` documents each): it
+  extracts and tags each batch in a lean child process on `TRADEWIRE_WORKERS` processes (every
+  core by default), the same stage `tradewire run` uses, one batch at a time per run
+  (`TRADEWIRE_EXTRACT_CONCURRENCY`); XCom carries only batch URLs.
 * **load** is the only task that writes the DuckDB file; it runs in the one-slot
   `duckdb_writer` pool and commits one short transaction per batch (each URL's terminal state
   with its article), then the polls' records, then emits the `tradewire_articles` asset.
@@ -86,7 +87,7 @@ def trade_news_ingest() -> None:
     def collect(groups: list[list[str]]) -> list[str]:
         return [batch for group in groups for batch in group]
 
-    @task
+    @task(max_active_tis_per_dagrun=EXTRACT_CONCURRENCY)
     def extract(batch: str) -> str:
         from ingest.orchestration import extract_for_run
 

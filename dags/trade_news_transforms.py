@@ -15,8 +15,10 @@ Runs whenever `trade_news_ingest` updates the `tradewire_articles` asset.
 * **refresh_derived** recomputes `topic_daily_counts` and `entity_daily_counts` only for the days
   touched by articles landed since the last refresh (watermarks in `derived_state`).
 * **refresh_search** rebuilds the BM25 full-text index over titles and texts.
-* **publish_snapshot** copies the database to `<db>.snapshot.duckdb` atomically, for analysts who
-  want to keep the DuckDB CLI or a notebook open while ingestion goes on.
+* **publish_snapshot** publishes what changed to the lake (`TRADEWIRE_SNAPSHOT=lake`, the default:
+  a DuckLake any number of analysts attach read-only, see docs/lake.md), or copies the database
+  to `<db>.snapshot.duckdb` atomically (`file`), for analysts who keep the DuckDB CLI or a
+  notebook open while ingestion goes on.
 
 Every task writes the DuckDB file, so each runs in the one-slot `duckdb_writer` pool.
 """

@@ -26,16 +26,19 @@ _TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 
 
-def extract_document(item: SourceItem, *, language: bool = True) -> Article:
+def extract_document(
+    item: SourceItem, *, language: bool = True, data: bytes | None = None
+) -> Article:
     """Extract any discovered item; a feed entry whose page fails still lands from its summary.
 
-    language=False defers the page's language to `add_language` (see `extract_item`).
+    language=False defers the page's language to `add_language` (see `extract_item`); data
+    is the document's bytes when the caller already read them.
     """
     if item.kind == FEED_ENTRY_KIND:
         page_error = item.fetch_error or "page not fetched"
         page = None
     else:
-        page = extract_item(item, language=language)
+        page = extract_item(item, language=language, data=data)
         if item.feed_entry is None:
             return page
         if page.error is None:

@@ -28,6 +28,7 @@ from ingest.truncation import assess_truncation
 from ingest.urls import article_id_for
 from ingest.wordcount import count_words
 from transforms.minhash import compute_signature
+from transforms.objectstore import is_remote, read_bytes
 from transforms.records import Article, to_dict
 
 # Below this many words a page is navigation or an error page, not an article.
@@ -53,8 +54,8 @@ _TAG = re.compile(r"<[^>]+>")
 
 
 def read_source_bytes(location: str) -> bytes:
-    """Raw bytes of a local document, un-gzipped when it is stored as .gz."""
-    data = Path(location).read_bytes()
+    """Raw bytes of a document (local, or a raw page in object storage), un-gzipped for .gz."""
+    data = read_bytes(location) if is_remote(location) else Path(location).read_bytes()
     return gzip.decompress(data) if location.endswith(".gz") else data
 
 
@@ -108,11 +109,12 @@ def feed_summary_words(item: SourceItem) -> int | None:
 LANGUAGE_DEFERRED = "deferred"
 
 
-def extract_item(item: SourceItem, *, language: bool = True) -> Article:
+def extract_item(item: SourceItem, *, language: bool = True, data: bytes | None = None) -> Article:
     """Extract one discovered document; failures come back as an Article carrying `error`.
 
     language=False leaves language detection to `add_language` in another process: a run's
     extraction workers then never load py3langid's model (73 MB of Python objects apiece).
+    data is the document's bytes when the caller already read them (one read per page).
     """
     provenance: dict[str, str] = {}
     # Optional fields the fetcher sets on fetched pages; folder documents have none of them.
@@ -121,7 +123,7 @@ def extract_item(item: SourceItem, *, language: bool = True) -> Article:
     page_url = getattr(item, "final_url", None) or item.url
     raw_location = getattr(item, "raw_location", None) or item.location
     try:
-        raw = read_source_bytes(item.location)
+        raw = read_source_bytes(item.location) if data is None else data
         if not item.raw_hash:  # a new document: discovery left hashing to the reader
             item = replace(item, raw_hash=hash_bytes(raw))
         tree: HtmlElement | None = None

@@ -14,7 +14,12 @@ from urllib.parse import urljoin
 import httpx
 
 from ingest.guard import AddressGuard
-from ingest.politeness import HostGate, PolitenessTimeout, derive_host_key
+from ingest.politeness import (
+    PolitenessTimeout,
+    PolitenessUnavailable,
+    derive_host_key,
+    open_gate,
+)
 from ingest.retries import Deadline, send_with_retries
 from ingest.robots import (
     ROBOTS_MAX_BYTES,
@@ -138,6 +143,7 @@ class Fetcher:
         state_dir: str | os.PathLike[str],
         policy: FetchPolicy | None = None,
         allowed_hosts: Iterable[str] = (),
+        politeness_url: str = "",
     ) -> None:
         self.policy = policy or FetchPolicy()
         # Settings may already carry the contact in the UA string; do not say it twice.
@@ -146,8 +152,13 @@ class Fetcher:
         )
         self.robots_token = derive_robots_token(user_agent)
         self.guard = AddressGuard(allowed_hosts)
-        self.gate = HostGate(
-            Path(state_dir), self.policy.max_in_flight, self.policy.slot_wait_timeout
+        # Local flock files by default; a redis:// URL shares slots and turns across machines.
+        self.gate = open_gate(
+            politeness_url,
+            Path(state_dir),
+            self.policy.max_in_flight,
+            self.policy.slot_wait_timeout,
+            lease=max(300.0, 2 * self.policy.total_timeout),
         )
         self.robots = RobotsCache(self.policy.robots_ttl)
         p = self.policy
@@ -175,17 +186,21 @@ class Fetcher:
         self.close()
 
     def close(self) -> None:
-        """Release pooled connections."""
+        """Release pooled connections (HTTP, and the politeness store's)."""
         self.client.close()
+        self.gate.close()
 
     def fetch(
         self, url: str, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
-        """Fetch a URL following redirects by hand; errors come back as error_class, never raised."""
+        """Fetch a URL following redirects by hand; errors come back as error_class, never raised
+        (but PolitenessUnavailable: without the shared politeness store no fetch may start)."""
         attempts: list[FetchAttempt] = []
         deadline = Deadline(self.policy.total_timeout)
         try:
             result = self._fetch(url, etag, last_modified, attempts, deadline)
+        except PolitenessUnavailable:
+            raise  # not this URL's failure: every later fetch would fail alike, so stop the run
         except Exception as exc:  # the contract is "never raises"; keep the evidence instead
             logger.exception("unexpected fetch failure for %s", url)
             return self._failure(

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import zlib
 from pathlib import Path
+
+from transforms.objectstore import is_remote, read_bytes
 
 # What one document may hold once decompressed: about 5 MB of HTML extracts in ~10 s and
 # ~250 MB in one process; real article pages are well under 2 MB. TRADEWIRE_MAX_DOCUMENT_BYTES.
@@ -54,15 +57,21 @@ def _too_large(size: int | str, max_bytes: int) -> DocumentUnreadable:
 
 
 def read_document_bytes(location: str, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES) -> bytes:
-    """The document's bytes, gunzipped for .gz names, or DocumentUnreadable saying why not."""
+    """The document's bytes, gunzipped for .gz names, or DocumentUnreadable saying why not.
+
+    A location in object storage (a raw page under an s3:// root) is read in one request and
+    held compressed (the fetcher capped it) while it is inflated within the same limit.
+    """
     try:
-        size = os.stat(location).st_size
+        stored = read_bytes(location) if is_remote(location) else None
+        size = len(stored) if stored is not None else os.stat(location).st_size
         if not is_gzip_name(location):
             if size > max_bytes:
                 raise _too_large(f"{size:,}", max_bytes)
-            return Path(location).read_bytes()
+            return stored if stored is not None else Path(location).read_bytes()
         out = bytearray()
-        with gzip.open(location, "rb") as handle:
+        source = io.BytesIO(stored) if stored is not None else location
+        with gzip.open(source, "rb") as handle:
             while chunk := handle.read(CHUNK):
                 out.extend(chunk)
                 if len(out) > max_bytes:
@@ -80,6 +89,8 @@ def read_document_bytes(location: str, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYT
         raise DocumentUnreadable("bad_gzip", f"corrupt gzip data ({exc})") from exc
     except IsADirectoryError as exc:
         raise DocumentUnreadable("unreadable", "a directory, not a file") from exc
+    except FileNotFoundError as exc:
+        raise DocumentUnreadable("unreadable", exc.strerror or f"no such object: {exc}") from exc
     except OSError as exc:
         raise DocumentUnreadable("unreadable", exc.strerror or str(exc)) from exc
 
@@ -90,6 +101,12 @@ def check_document(location: str, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES) -
     Plain files are judged by their size and opened, not read; .gz files are inflated (and
     dropped) chunk by chunk, since only that tells their decompressed size truthfully.
     """
+    if is_remote(location):
+        try:
+            read_document_bytes(location, max_bytes)
+        except DocumentUnreadable as exc:
+            return str(exc)
+        return None
     try:
         if is_gzip_name(location):
             inflated = 0

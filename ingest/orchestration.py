@@ -7,9 +7,10 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.extractjob import run_extract_job
 from ingest.polling import poll_config
 from ingest.sources_registry import SourceSpec, enabled_sources, load_sources
-from ingest.stages import extract_staged, load_staged, plan_to_staging, poll_to_staging
+from ingest.stages import load_staged, plan_to_staging, poll_to_staging
 from transforms.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -44,16 +45,17 @@ def poll_for_run(group_url: str, run_id: str) -> list[str]:
         settings.db,
         settings.staging_root,
         run_id,
-        settings.batch_size,
+        settings.extract_batch_size,
         poll_config(settings),
         settings.max_document_bytes,
     )
 
 
 def extract_for_run(batch_url: str) -> str:
-    """Extract and tag one staged batch on TRADEWIRE_WORKERS processes (0: every core)."""
+    """Extract and tag one staged batch on TRADEWIRE_WORKERS processes (0: every core), in a
+    lean child process (ingest/extractjob.py)."""
     settings = Settings()
-    return extract_staged(batch_url, settings.workers, settings.max_document_bytes)
+    return run_extract_job(batch_url, settings.workers, settings.max_document_bytes)
 
 
 def load_for_run(
@@ -88,15 +90,24 @@ def refresh_search_index() -> int:
 
 
 def publish_snapshot() -> str | None:
-    """The read-only copy analysts keep open, unless TRADEWIRE_SNAPSHOT is off; published when
-    it misses article changes (or is missing), else left as it is."""
+    """What analysts read, per TRADEWIRE_SNAPSHOT: "lake" publishes what changed since the
+    lake's last publish, "file" copies the database when the copy misses article changes,
+    "off" does nothing (None). Returns where analysts find it; a lake that cannot be reached
+    fails the task, so Airflow retries it."""
     from transforms.derived import publish_snapshot_if_behind
-    from transforms.snapshot import snapshot_path_for
 
     settings = Settings()
-    if not settings.snapshot:
+    if settings.snapshot == "off":
         return None
-    publish_snapshot_if_behind(settings.db, force=False)
+    published = publish_snapshot_if_behind(settings.db, force=False, mode=settings.snapshot)
+    if published is not None:
+        return published
+    if settings.snapshot == "lake":
+        from transforms.lake import lake_location
+
+        return lake_location(settings.db, settings).shown
+    from transforms.snapshot import snapshot_path_for
+
     return str(snapshot_path_for(settings.db))
 
 

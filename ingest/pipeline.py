@@ -11,23 +11,20 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
-from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from ingest.extraction import add_language
 from ingest.folder import FolderScan, document_kind, scan_folder
 from ingest.localfiles import DEFAULT_MAX_DOCUMENT_BYTES
 from ingest.polling import FeedPoller, PollConfig, folder_state
-from ingest.pool import MIN_POOL_ITEMS, START_METHOD, batched, map_in_workers, worker_count
+from ingest.pool import batched, worker_count
 from ingest.records import SourceItem
 from ingest.staging import keep_pending, pending_batches, read_pending, remove_pending
-from ingest.workers import process_chunk, warm_worker
+from ingest.tagstream import tag_stream
 from transforms.database import DatabaseBusyError, DatabaseMissingError, connect
 from transforms.live_sources import record_poll
 from transforms.load import (
@@ -210,33 +207,6 @@ def count_documents(sources: Sequence[str]) -> int:
         for path in Path(source).resolve().rglob("*")
         if document_kind(path) is not None and path.is_file()
     )
-
-
-def tag_stream(
-    items: Iterable[SourceItem],
-    workers: int,
-    start_method: str = START_METHOD,
-    max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
-) -> Iterator[TaggedArticle]:
-    """Stage 2: extract and tag on `workers` processes, in input order, reading items lazily.
-
-    Languages are detected here, in the one process that also lands: py3langid's model is the
-    largest thing an extraction process would hold (73 MB), so the pool's workers skip it.
-    Documents over `max_bytes` (TRADEWIRE_MAX_DOCUMENT_BYTES) become error rows unread.
-    """
-    stream = iter(items)
-    head = list(islice(stream, MIN_POOL_ITEMS))
-    if workers <= 1 or len(head) < MIN_POOL_ITEMS:
-        for piece in batched(chain(head, stream), MIN_POOL_ITEMS):
-            yield from process_chunk(piece, max_bytes=max_bytes)
-        return
-    extract = partial(process_chunk, language=False, max_bytes=max_bytes)
-    lean = partial(warm_worker, language=False)
-    pooled = map_in_workers(
-        extract, chain(head, stream), workers, initializer=lean, start_method=start_method
-    )
-    for tagged in pooled:
-        yield replace(tagged, article=add_language(tagged.article))
 
 
 def land(

@@ -21,7 +21,7 @@ from ingest.entries import FEED_ENTRY_KIND
 from ingest.feeds import FeedEntry, entry_identity, parse_feed
 from ingest.fetch import Fetcher, FetchPolicy, FetchResult, validators_trustworthy
 from ingest.pageretries import read_pending_pages, retry_due
-from ingest.rawstore import put_raw, raw_path
+from ingest.rawstore import configured_raw_root, put_raw, raw_url
 from ingest.records import SourceItem
 from ingest.sitemaps import entry_from_sitemap_url, is_newer, parse_sitemap
 from ingest.sources_registry import DEFAULT_POLL_INTERVAL_MINUTES, SourceSpec, is_web_kind
@@ -52,10 +52,11 @@ class PollConfig:
     user_agent: str
     contact_url: str
     state_dir: Path
-    raw_dir: Path
+    raw_root: str  # a local folder or s3://bucket/prefix (ingest/rawstore.py)
     policy: FetchPolicy = field(default_factory=FetchPolicy)
     allowed_hosts: tuple[str, ...] = ()
     page_retry_minutes: float = 15.0  # first wait before a summary-only page is asked again
+    politeness_url: str = ""  # "" = flock files under state_dir; redis://… = across machines
 
 
 def split_hosts(value: str | Iterable[str]) -> tuple[str, ...]:
@@ -70,12 +71,13 @@ def poll_config(settings: Settings, extra_hosts: Iterable[str] = ()) -> PollConf
         user_agent=settings.user_agent,
         contact_url=settings.contact_url,
         state_dir=settings.state_dir / "fetch",
-        raw_dir=settings.raw_dir,
+        raw_root=configured_raw_root(settings),
         policy=FetchPolicy(
             min_interval=settings.fetch_min_interval, total_timeout=settings.fetch_total_timeout
         ),
         allowed_hosts=split_hosts([*split_hosts(settings.allowed_hosts), *extra_hosts]),
         page_retry_minutes=settings.page_retry_minutes,
+        politeness_url=settings.politeness_url,
     )
 
 
@@ -228,6 +230,7 @@ class FeedPoller:
                 state_dir=config.state_dir,
                 policy=config.policy,
                 allowed_hosts=hosts,
+                politeness_url=config.politeness_url,
             )
         return self._fetchers[hosts]
 
@@ -433,10 +436,10 @@ class FeedPoller:
             "source_language": spec.language,
         }
         if result.ok and result.body is not None:
-            raw_dir = self.require_config().raw_dir
-            sha = put_raw(raw_dir, result.body)
+            raw_root = self.require_config().raw_root
+            sha = put_raw(raw_root, result.body)
             return SourceItem(
-                location=str(raw_path(raw_dir, sha)),
+                location=raw_url(raw_root, sha),
                 kind="html.gz",
                 raw_hash=sha,
                 content_type=result.headers.get("content-type"),

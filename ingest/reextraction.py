@@ -20,9 +20,10 @@ import pyarrow as pa
 
 from ingest.extraction import extractor_version, hash_bytes, read_source_bytes
 from ingest.folder import document_kind
-from ingest.pipeline import tag_stream
 from ingest.records import SourceItem
+from ingest.tagstream import tag_stream
 from transforms.database import connect
+from transforms.derived import mark_stale_days
 from transforms.load import land_batch
 
 DEFAULT_BATCH_SIZE = 200
@@ -135,13 +136,14 @@ def retire_ids(con: duckdb.DuckDBPyConnection, moved: Sequence[tuple[str, str]])
             "SELECT p.new_id, s.source, s.url, s.seen_at FROM article_sightings s "
             "JOIN pairs p ON s.article_id = p.old_id ON CONFLICT DO NOTHING"
         )
+        mark_stale_days(con, "SELECT unnest(CAST(? AS VARCHAR[]))", [[o for o, _ in moved]])
         for table in (
             "article_sightings",
             "article_topics",
             "article_entities",
             "article_minhash",
             "article_lsh_bands",
-            # The search index drops the old id with the article (its postings go at compaction).
+            # The search index drops the old id with the article (its postings, at the next rewrite).
             "search_docs",
             "articles",
         ):

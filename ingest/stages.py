@@ -2,7 +2,8 @@
 
 Each function calls the stage of `ingest/pipeline.py` that `tradewire run` calls, reads and
 writes batch files under the staging root and returns only their URLs and counts, so task
-hand-offs (XCom) never carry article bodies.
+hand-offs (XCom) never carry article bodies. Extraction, between poll and load, runs in a
+process of its own: ingest/extractjob.py.
 """
 
 from __future__ import annotations
@@ -24,11 +25,9 @@ from ingest.pipeline import (
     land,
     land_pending,
     open_discovery,
-    tag_stream,
 )
 from ingest.polling import PollConfig, due_specs, read_source_states, utc_now
-from ingest.pool import batched, worker_count
-from ingest.records import SourceItem
+from ingest.pool import batched
 from ingest.sources_registry import SourceSpec, is_web_kind
 from ingest.staging import batch_url, read_jsonl, remove_run, run_files, write_jsonl
 from ingest.urls import registrable_domain
@@ -96,19 +95,6 @@ def poll_to_staging(
         len(urls),
     )
     return urls
-
-
-def extract_staged(url: str, workers: int, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES) -> str:
-    """Extract and tag one staged batch on `workers` processes; returns the tagged batch's URL.
-
-    Forked, not spawned: a spawned worker would import Airflow again as the task's main module.
-    """
-    items = [SourceItem(**row) for row in read_jsonl(url)]
-    tagged = tag_stream(
-        items, min(worker_count(workers), len(items)), start_method="fork", max_bytes=max_bytes
-    )
-    out = url.replace("/discovered-", "/tagged-")
-    return write_jsonl(out, (asdict(t) for t in tagged))
 
 
 def read_tagged(urls: Sequence[str]) -> Iterator[list[TaggedArticle]]:

@@ -1,7 +1,8 @@
 """Intermediate batches as JSON Lines under the staging root, through fsspec.
 
-A local folder by default; the same code writes to s3:// or gs:// when workers run on
-several machines, which is why nothing here uses plain open() on a local path.
+A local folder by default; the same code writes to s3:// when workers run on several
+machines, which is why nothing here uses plain open() on a local path. Every filesystem comes
+from transforms/objectstore.py, so an s3:// root reaches the configured endpoint and region.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import fsspec
+from transforms.objectstore import open_root
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def batch_url(staging_root: str, run_id: str, stage: str, index: int) -> str:
 
 def write_jsonl(url: str, rows: Iterable[dict[str, Any]]) -> str:
     """Write rows atomically enough for retries: a rerun of the task overwrites the same file."""
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = open_root(url)
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     with fs.open(path, "w", encoding="utf-8") as handle:
         for row in rows:
@@ -41,7 +42,8 @@ def write_jsonl(url: str, rows: Iterable[dict[str, Any]]) -> str:
 
 def read_jsonl(url: str) -> Iterator[dict[str, Any]]:
     """Stream rows back; one batch at a time keeps memory bounded."""
-    with fsspec.open(url, "r", encoding="utf-8") as handle:
+    fs, path = open_root(url)
+    with fs.open(path, "r", encoding="utf-8") as handle:
         for line in handle:
             if line.strip():
                 yield json.loads(line)
@@ -50,7 +52,7 @@ def read_jsonl(url: str) -> Iterator[dict[str, Any]]:
 def remove_run(staging_root: str, run_id: str) -> None:
     """Drop a finished run's staging files so the root does not grow without bound."""
     url = batch_url(staging_root, run_id, "x", 0).rsplit("/", 1)[0]
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = open_root(url)
     if fs.exists(path):
         fs.rm(path, recursive=True)
 
@@ -58,7 +60,7 @@ def remove_run(staging_root: str, run_id: str) -> None:
 def run_files(staging_root: str, run_id: str, stage: str) -> list[str]:
     """URLs of a run's files for one stage, whichever task wrote them (e.g. one per host group)."""
     folder = batch_url(staging_root, run_id, "x", 0).rsplit("/", 1)[0]
-    fs, path = fsspec.core.url_to_fs(folder)
+    fs, path = open_root(folder)
     return sorted(fs.unstrip_protocol(p) for p in fs.glob(f"{path}/{stage}-*.jsonl"))
 
 
@@ -86,18 +88,18 @@ def keep_pending(staging_root: str, database: str, run: Any, rows: Iterable[Any]
         "database": database,
     }
     safe_run = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run.run_id)
-    fs, folder = fsspec.core.url_to_fs(pending_folder(staging_root, database))
+    fs, folder = open_root(pending_folder(staging_root, database))
     index = len(fs.glob(f"{folder}/{safe_run}-*.jsonl")) if fs.exists(folder) else 0
     url = f"{pending_folder(staging_root, database)}/{safe_run}-{index:05d}.jsonl"
     # Written aside, then renamed: a run killed while keeping leaves no half file to trip on.
     write_jsonl(f"{url}.part", [{"run": header}, *(asdict(r) for r in rows)])
-    fs.mv(fsspec.core.url_to_fs(f"{url}.part")[1], fsspec.core.url_to_fs(url)[1])
+    fs.mv(open_root(f"{url}.part")[1], open_root(url)[1])
     return url
 
 
 def pending_batches(staging_root: str, database: str) -> list[str]:
     """URLs of the landings kept for this database, oldest run first."""
-    fs, folder = fsspec.core.url_to_fs(pending_folder(staging_root, database))
+    fs, folder = open_root(pending_folder(staging_root, database))
     if not fs.exists(folder):
         return []
     return sorted(fs.unstrip_protocol(p) for p in fs.glob(f"{folder}/*.jsonl"))
@@ -110,7 +112,7 @@ def read_pending(url: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None
         head, *rows = list(read_jsonl(url))
         return dict(head["run"]), rows
     except (ValueError, KeyError, TypeError) as exc:
-        fs, path = fsspec.core.url_to_fs(url)
+        fs, path = open_root(url)
         fs.mv(path, f"{path}.bad")
         logger.warning("kept landing %s is unreadable (%s); set aside as %s.bad", url, exc, url)
         return None
@@ -118,6 +120,6 @@ def read_pending(url: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None
 
 def remove_pending(url: str) -> None:
     """Drop a kept landing once it has landed (another process may have got there first)."""
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = open_root(url)
     if fs.exists(path):
         fs.rm(path)

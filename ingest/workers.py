@@ -10,7 +10,12 @@ from trafilatura.meta import reset_caches
 
 from ingest.entries import FEED_ENTRY_KIND, extract_document
 from ingest.extraction import detect_language, error_article
-from ingest.localfiles import DEFAULT_MAX_DOCUMENT_BYTES, check_document, stat_fingerprint
+from ingest.localfiles import (
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    DocumentUnreadable,
+    read_document_bytes,
+    stat_fingerprint,
+)
 from ingest.records import SourceItem
 from transforms.heap import trim_heap
 from transforms.minhash import compute_signature
@@ -70,9 +75,16 @@ def guarded_extract(
     if item.kind == FEED_ENTRY_KIND:
         return extract_document(item, language=language)
     problem = item.fetch_error if item.feed_entry is None else None
-    problem = problem or check_document(item.location, max_bytes)
+    data: bytes | None = None
     if problem is None:
-        return extract_document(item, language=language)
+        # Read once, within the limits, and extract from those bytes: a page in object
+        # storage then costs one request, a local .gz one inflation.
+        try:
+            data = read_document_bytes(item.location, max_bytes)
+        except DocumentUnreadable as exc:
+            problem = str(exc)
+    if problem is None:
+        return extract_document(item, language=language, data=data)
     if item.feed_entry is not None:
         return extract_document(replace(item, kind=FEED_ENTRY_KIND, fetch_error=problem))
     fingerprint = item.raw_hash or stat_fingerprint(item.location)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,11 +12,15 @@ import duckdb
 
 from transforms.database import connect
 
+logger = logging.getLogger(__name__)
+
 # (derived table, the view it materialises)
 DERIVED = (("topic_daily_counts", "topic_daily"), ("entity_daily_counts", "entity_mentions"))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # An article's tags change when it lands and when it is retagged.
 _CHANGED_AT = "greatest(ingested_at, coalesce(retagged_at, ingested_at))"
+# The same, for the lake's publisher (transforms/lake.py).
+CHANGED_AT = _CHANGED_AT
 
 
 @dataclass(frozen=True)
@@ -25,8 +31,23 @@ class RefreshCounts:
     days: int
 
 
+def mark_stale_days(
+    con: duckdb.DuckDBPyConnection, ids_sql: str, params: Sequence[object] = ()
+) -> None:
+    """Record the current days of the articles `ids_sql` selects before they move or vanish,
+    so every derived table recounts them; call inside the transaction that changes them."""
+    con.execute(
+        "INSERT INTO derived_stale_days SELECT d.name, "
+        "CAST(a.published_at AT TIME ZONE 'UTC' AS DATE) FROM articles a "
+        "CROSS JOIN (SELECT unnest(CAST(? AS VARCHAR[])) AS name) d "
+        f"WHERE a.article_id IN ({ids_sql})",
+        [[table for table, _ in DERIVED], *params],
+    )
+
+
 def refresh_table(con: duckdb.DuckDBPyConnection, table: str, view: str) -> RefreshCounts:
-    """Recompute the rows of `table` for days with articles landed since its watermark."""
+    """Recompute the rows of `table` for days with articles landed since its watermark, and the
+    days articles left (mark_stale_days)."""
     row = con.execute("SELECT watermark FROM derived_state WHERE name = ?", [table]).fetchone()
     since = row[0] if row else _EPOCH
     con.execute("BEGIN TRANSACTION")
@@ -34,9 +55,11 @@ def refresh_table(con: duckdb.DuckDBPyConnection, table: str, view: str) -> Refr
         con.execute(
             "CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT "
             "CAST(published_at AT TIME ZONE 'UTC' AS DATE) AS day FROM articles "
-            f"WHERE {_CHANGED_AT} > ?",
-            [since],
+            f"WHERE {_CHANGED_AT} > ? "
+            "UNION SELECT day FROM derived_stale_days WHERE name = ?",
+            [since, table],
         )
+        con.execute("DELETE FROM derived_stale_days WHERE name = ?", [table])
         (articles, high) = con.execute(
             f"SELECT count(*), max({_CHANGED_AT}) FROM articles WHERE {_CHANGED_AT} > ?", [since]
         ).fetchone() or (0, None)
@@ -102,6 +125,8 @@ def measure_freshness(db_path: Path, window: timedelta) -> Freshness:
 # next one (any run, `tradewire refresh`) redoes it.
 SEARCH_INDEX = "search_index"
 SNAPSHOT = "snapshot"
+# The lake keeps its own watermark, committed with its rows; this row mirrors it.
+LAKE = "lake"
 
 
 def latest_change(con: duckdb.DuckDBPyConnection) -> datetime | None:
@@ -149,8 +174,23 @@ def refresh_search(db_path: Path, *, force: bool = True) -> int:
             return 0
 
 
-def publish_snapshot_if_behind(db_path: Path, *, force: bool = True) -> Path | None:
-    """Publish the snapshot (force), or only when it misses article changes or is missing."""
+def publish_snapshot_if_behind(
+    db_path: Path, *, force: bool = True, mode: str | bool = "file"
+) -> str | None:
+    """Publish what analysts read (mode "lake" or "file"); None when it was already current.
+
+    The file is copied whole when it misses article changes or is missing (force: always).
+    The lake takes only what changed, found by its own watermark and an anti-join, so it is
+    always asked; force republishes it whole. Returns the file's path or the lake snapshot.
+    """
+    mode = snapshot_mode(mode)
+    if mode == "off":
+        return None
+    if mode == "lake":
+        from transforms.lake import publish_lake
+
+        counts = publish_lake(db_path, rebuild=force)
+        return None if counts.snapshot is None else f"{counts.location}@{counts.snapshot}"
     from transforms.snapshot import publish_snapshot, snapshot_path_for
 
     with connect(db_path, read_only=False) as con:
@@ -163,19 +203,40 @@ def publish_snapshot_if_behind(db_path: Path, *, force: bool = True) -> Path | N
         # After the rename: a snapshot killed half-way is never marked done.
         with connect(db_path, read_only=False) as con:
             set_watermark(con, SNAPSHOT, latest)
-    return path
+    return str(path)
 
 
-def refresh_after_load(db_path: Path, *, snapshot: bool, force: bool = False) -> dict[str, int]:
+def snapshot_mode(value: str | bool) -> str:
+    """TRADEWIRE_SNAPSHOT's value; the booleans older callers pass mean file / off."""
+    if isinstance(value, bool):
+        return "file" if value else "off"
+    return value
+
+
+def refresh_after_load(
+    db_path: Path, *, snapshot: str | bool, force: bool = False
+) -> dict[str, int]:
     """Everything downstream of a load, for runs outside Airflow (the transforms DAG splits it).
 
     Each part runs when it is behind the articles (force: always), so a refresh that was killed
-    or failed is redone by the next run even when that run lands nothing new.
+    or failed is redone by the next run even when that run lands nothing new. A lake that
+    cannot be reached is logged, not raised (snapshot_published -1): the landing and the other
+    refreshes stand, and the next run publishes what this one could not.
     """
+    from transforms.lake import LakeError
+
     out = refresh_derived(db_path)
     out["search_index_rows"] = refresh_search(db_path, force=force)
-    if snapshot:
-        out["snapshot_published"] = int(
-            publish_snapshot_if_behind(db_path, force=force) is not None
-        )
+    mode = snapshot_mode(snapshot)
+    if mode == "off":
+        return out
+    try:
+        published = publish_snapshot_if_behind(db_path, force=force, mode=mode)
+    except LakeError as exc:
+        logger.error("%s; the next run publishes it", exc)
+        out["snapshot_published"] = -1
+        return out
+    out["snapshot_published"] = int(published is not None)
+    if mode == "lake" and published is not None:
+        out["lake_snapshot"] = int(published.rsplit("@", 1)[1])
     return out

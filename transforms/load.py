@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from transforms.database import connect
 from transforms.dedup import cluster_articles
+from transforms.derived import mark_stale_days
 from transforms.heap import trim_heap
 from transforms.live_sources import land_entry_rows, split_feed_duplicates
 from transforms.records import Article, Evidence, TaggedArticle
@@ -268,6 +269,8 @@ def land_batch(
             "OR a.canonical_url IS DISTINCT FROM i.canonical_url "
             "OR a.extractor_version IS DISTINCT FROM i.extractor_version"
         )
+        # An updated article may move to another day; the day it leaves must recount too.
+        mark_stale_days(con, "SELECT article_id FROM changes WHERE NOT is_new")
         con.execute(
             f"INSERT INTO articles ({_INSERT_COLUMNS}) SELECT {_INSERT_SELECT} "
             "FROM incoming WHERE article_id IN (SELECT article_id FROM changes) "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,18 +53,57 @@ class Settings(BaseSettings):
     max_document_bytes: int = 5 * 1024 * 1024
     # Readers and writers wait this long for DuckDB's file lock instead of failing at once.
     lock_wait_seconds: float = 60.0
-    # Publish data/<db>.snapshot.duckdb after loads, for analysts' own tools (DuckDB CLI, BI).
-    snapshot: bool = True
+    # What loads publish for analysts: "lake" (the DuckLake below, only what changed), "file"
+    # (data/<db>.snapshot.duckdb, a whole copy each time) or "off". true/false from older
+    # .env files mean "file"/"off": what they did before.
+    snapshot: Literal["lake", "file", "off"] = "lake"
     # The tagging model file, when not the shipped transforms/tagging/model.json (try one out);
     # "rules" tags by the taxonomy's rules alone.
     tag_model: str | None = None
     # The fts extension binary to install, when not the duckdb-extension-fts package's copy.
     fts_extension: Path | None = None
     batch_size: int = 100
+    # Documents per staged batch, so per mapped extract task of the ingest DAG: each task pays
+    # ~1-2 s to start (process, imports, models), which a batch of this size amortises to a few
+    # percent; a retry redoes one batch.
+    extract_batch_size: int = 500
+    # Mapped extract tasks of one DAG run at once. DAG files read it from the environment only
+    # (parsing does no I/O), so set it there, not in .env, for the scheduler.
+    extract_concurrency: int = 1
     workers: int = 0  # 0 = one extraction process per core
+    # Object storage and politeness across machines (issue 15).
+    # Fetched pages' root: s3://bucket/prefix when workers run on several machines; empty =
+    # the raw_dir folder (ingest/rawstore.py).
+    raw_root: str = ""
+    # Where per-host politeness state lives: empty = flock files under state_dir (one
+    # machine); redis://host:6379/0 = shared by every worker on every machine.
+    politeness_url: str = ""
+    # Lake (transforms/lake.py): the DuckLake catalog, "sqlite:<file>" or "postgres:<libpq
+    # dsn>"; None is data/<db>.lake.sqlite beside the database.
+    lake_catalog: str | None = None
+    # Where the lake's Parquet files go: a folder or s3://bucket/prefix; None is data/lake/.
+    lake_data_path: str | None = None
+    # Time travel reaches this far back; older snapshots expire at housekeeping.
+    lake_retention_days: float = 7.0
+    # Publishes between housekeeping runs (merge small files, expire snapshots, delete files).
+    lake_maintenance_every: int = 20
+
     # Search index (transforms/searchindex.py): DuckDB's memory limit while a refresh runs, so a
     # full rebuild spills its sort to disk instead of growing; empty = DuckDB's own (80% of RAM).
     search_memory_limit: str = "1GB"
+
+    @field_validator("snapshot", mode="before")
+    @classmethod
+    def _snapshot_from_boolean(cls, value: Any) -> Any:
+        """Older .env files say TRADEWIRE_SNAPSHOT=true/false; keep them meaning what they did."""
+        if isinstance(value, bool):
+            return "file" if value else "off"
+        text = str(value).strip().lower()
+        if text in {"true", "1", "yes", "on"}:
+            return "file"
+        if text in {"false", "0", "no", "off"}:
+            return "off"
+        return text
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,10 @@
 DuckDB lets one process write a file and forbids readers in other processes meanwhile, so an
 analyst holding the live file open in the DuckDB CLI would stall ingestion. The snapshot is a
 separate file they can keep open for as long as they like.
+
+Loads write it when TRADEWIRE_SNAPSHOT=file; the default, the lake (transforms/lake.py), writes
+only what changed and serves readers on other machines too. `tradewire snapshot` writes this
+copy on demand whatever the setting, for tools that want one .duckdb file.
 """
 
 from __future__ import annotations

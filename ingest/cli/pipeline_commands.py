@@ -32,6 +32,7 @@ failed); 1 when a source failed as a whole (named on stderr, with why); 2 on a u
 EPILOG_REFRESH = """examples:
   tradewire refresh                       # whatever is behind the articles
   tradewire refresh --force               # rebuild the search index and snapshot regardless
+                                          # (the lake: every table republished whole)
 """
 EPILOG_TAG = """examples:
   echo '{"id": "1", "title": "Rare earth curbs", "text": "China restricts gallium exports."}' \\
@@ -181,12 +182,15 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     out = refresh_after_load(db, snapshot=Settings().snapshot, force=args.force)
     rows = out.get("search_index_rows", 0)
     index = "up to date" if rows < 0 else f"rebuilt ({rows} articles)"
-    snapshot = {1: "published", 0: "up to date"}.get(out.get("snapshot_published", -1), "off")
+    published = out.get("snapshot_published", -2)
+    snapshot = {1: "published", 0: "up to date", -1: "failed (see above)"}.get(published, "off")
+    if "lake_snapshot" in out:
+        snapshot = f"lake snapshot {out['lake_snapshot']} published"
     print(
         f"derived tables: {out.get('topic_daily_counts_days', 0)} days refreshed; "
         f"search index: {index}; snapshot: {snapshot}"
     )
-    return 0
+    return 1 if published == -1 else 0
 
 
 def resolve_run_sources(values: Sequence[str], registry_file: Path) -> tuple[list[str], list[Any]]:

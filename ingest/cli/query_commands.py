@@ -1,14 +1,14 @@
 """Commands that read the database for people and other tools: sql, search, export, report,
-freshness, snapshot. All read-only except `search --reindex`."""
+freshness, snapshot. All read-only except `search --reindex` and `snapshot`, which publish."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingest.cli.options import (
     CliError,
@@ -21,6 +21,10 @@ from ingest.cli.options import (
 from ingest.cli.output import ROW_FORMATS
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import duckdb
+
     from ingest.cli.options import SubParsers
 
 EPILOG_SQL = """examples:
@@ -28,7 +32,10 @@ EPILOG_SQL = """examples:
   tradewire sql "select topic, count(*) from article_topics group by 1" --format csv
   tradewire sql "select * from topic_daily" --format parquet --out topics.parquet
   tradewire sql "select * from search_articles('gallium export', topic := 'rare_earths')"
-(views and example questions: docs/sql.md)
+  tradewire sql --lake "select count(*) from articles"          # the lake: never waits for loads
+  tradewire sql --lake --at-snapshot 3 "select count(*) from articles"     # time travel
+  tradewire sql --lake --at-time 2026-10-01T12:00 "select * from topic_daily_counts"
+(views and example questions: docs/sql.md; the lake: docs/lake.md)
 """
 EPILOG_SEARCH = """examples:
   tradewire search "rare earth export curbs"
@@ -52,6 +59,10 @@ EPILOG_FRESHNESS = """examples:
 EPILOG_SNAPSHOT = """examples:
   tradewire snapshot                      # writes data/tradewire.snapshot.duckdb
   duckdb -readonly data/tradewire.snapshot.duckdb
+  tradewire snapshot --lake               # publish what changed to the lake now (loads do too)
+  tradewire snapshot --lake --rebuild     # republish every lake table whole
+  tradewire snapshot --list               # the lake's snapshots, for --at-snapshot
+(attaching the lake from DuckDB or Python: docs/lake.md)
 """
 
 
@@ -66,6 +77,32 @@ def add_sql(sub: SubParsers) -> None:
         help="table on a terminal; csv, json (lines) or parquet for pipes",
     )
     sql.add_argument("--out", metavar="FILE", help="with --format parquet: write here, not stdout")
+    sql.add_argument(
+        "--lake",
+        action="store_true",
+        help="query the lake ($TRADEWIRE_LAKE_CATALOG, else beside the db) instead of the db",
+    )
+    at = sql.add_mutually_exclusive_group()
+    at.add_argument(
+        "--at-snapshot", type=int, metavar="N", help="with --lake: as of lake snapshot N"
+    )
+    at.add_argument(
+        "--at-time",
+        type=iso_timestamp,
+        metavar="TIME",
+        help="with --lake: as of this time (ISO 8601; UTC unless it says otherwise)",
+    )
+
+
+def iso_timestamp(value: str) -> datetime:
+    """argparse type for --at-time: an ISO 8601 date or time, UTC when it names no zone."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a time like 2026-10-01T12:00 or 2026-10-01, got {value!r}"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def add_search(sub: SubParsers) -> None:
@@ -137,15 +174,19 @@ def add_snapshot(sub: SubParsers) -> None:
     )
     add_db_option(snap)
     snap.add_argument("--out", help="snapshot file (default: <db>.snapshot.duckdb beside the db)")
+    snap.add_argument(
+        "--lake", action="store_true", help="publish to the lake (only what changed) instead"
+    )
+    snap.add_argument(
+        "--rebuild", action="store_true", help="with --lake: republish every table whole"
+    )
+    snap.add_argument("--list", action="store_true", help="list the lake's snapshots")
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    """Read-only queries that wait for the writer instead of failing on the file lock."""
-    import duckdb
-
-    from ingest.cli.output import print_rows, write_parquet
-    from transforms.database import connect
-    from transforms.search import SearchUnavailableError, load_fts
+    """Read-only queries: the db waits for the writer instead of failing on the file lock; the
+    lake never waits at all."""
+    from ingest.cli.output import print_rows
 
     if args.out and args.format != "parquet":
         raise CliError("--out is for --format parquet; redirect other formats with `>`")
@@ -153,33 +194,69 @@ def cmd_sql(args: argparse.Namespace) -> int:
         raise CliError("Parquet is binary: redirect it (`> rows.parquet`) or use --out FILE")
     if not args.query.strip():
         raise CliError('give a query, e.g. tradewire sql "select count(*) from articles"')
-    with connect(db_path(args), read_only=True) as con:
-        # So search_articles(...) works here too; plain SQL does not need the extension.
-        with contextlib.suppress(SearchUnavailableError):
-            load_fts(con)
-        try:
-            statements = con.extract_statements(args.query)
-            if not statements:
-                raise CliError("the query holds no SQL statement (only comments?)")
-            if len(statements) > 1:
-                raise CliError(
-                    f"one statement at a time: the query holds {len(statements)} "
-                    "(separated by `;`); run them one by one"
-                )
-            cursor = con.execute(args.query)
-            if cursor.description is None:
-                raise CliError("the statement returns no rows to show")
-            if args.format == "parquet":
-                write_parquet(cursor.to_arrow_table(), args.out)
-                return 0
-        except duckdb.Error as exc:
-            raise CliError(str(exc).splitlines()[0]) from exc
-        except OSError as exc:
-            raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
-        columns = [d[0] for d in cursor.description or []]
-        rows = cursor.fetchall()
-    print_rows(columns, rows, args.format)
+    if not args.lake and (args.at_snapshot is not None or args.at_time is not None):
+        raise CliError("--at-snapshot and --at-time are for the lake: add --lake")
+    with sql_connection(args) as con:
+        result = run_sql(con, args)
+    if result is not None:
+        print_rows(*result, args.format)
     return 0
+
+
+@contextlib.contextmanager
+def sql_connection(args: argparse.Namespace) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The database read-only, or the lake attached read-only at the snapshot asked for."""
+    from transforms.database import connect
+    from transforms.lake import LakeError, lake_location, open_lake
+    from transforms.search import SearchUnavailableError, load_fts
+
+    if not args.lake:
+        with connect(db_path(args), read_only=True) as con:
+            # So search_articles(...) works here too; plain SQL does not need the extension.
+            with contextlib.suppress(SearchUnavailableError):
+                load_fts(con)
+            yield con
+        return
+    try:
+        with open_lake(
+            lake_location(db_path(args)),
+            snapshot_version=args.at_snapshot,
+            snapshot_time=args.at_time,
+        ) as con:
+            yield con
+    except LakeError as exc:  # attaching: a missing lake, an expired snapshot, no server
+        raise CliError(str(exc)) from exc
+
+
+def run_sql(
+    con: duckdb.DuckDBPyConnection, args: argparse.Namespace
+) -> tuple[list[str], list[Any]] | None:
+    """One statement's rows (None once written as Parquet), errors as one line."""
+    import duckdb
+
+    from ingest.cli.output import write_parquet
+
+    try:
+        statements = con.extract_statements(args.query)
+        if not statements:
+            raise CliError("the query holds no SQL statement (only comments?)")
+        if len(statements) > 1:
+            raise CliError(
+                f"one statement at a time: the query holds {len(statements)} "
+                "(separated by `;`); run them one by one"
+            )
+        cursor = con.execute(args.query)
+        if cursor.description is None:
+            raise CliError("the statement returns no rows to show")
+        if args.format == "parquet":
+            write_parquet(cursor.to_arrow_table(), args.out)
+            return None
+        columns = [d[0] for d in cursor.description or []]
+        return columns, cursor.fetchall()
+    except duckdb.Error as exc:
+        raise CliError(str(exc).splitlines()[0]) from exc
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
 
 
 def analyst_error(exc: Exception) -> CliError:
@@ -309,9 +386,41 @@ def cmd_freshness(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    """Publish the read-only copy on demand (loads also publish it)."""
+    """Publish on demand (loads also publish): the file copy, or the lake's changes; or list
+    the lake's snapshots."""
+    from transforms.lake import LakeError
+
+    if args.rebuild and not args.lake:
+        raise CliError("--rebuild is for the lake: add --lake")
+    if args.out and (args.lake or args.list):
+        raise CliError("--out names the snapshot file; the lake's place is TRADEWIRE_LAKE_CATALOG")
+    try:
+        if args.list:
+            return list_lake_snapshots(args)
+        if args.lake:
+            from transforms.lake import publish_lake
+
+            print(publish_lake(existing_db_path(args), rebuild=args.rebuild).describe())
+            return 0
+    except LakeError as exc:
+        raise CliError(str(exc)) from exc
     from transforms.snapshot import publish_snapshot
 
     db = existing_db_path(args)
     print(publish_snapshot(db, Path(args.out) if args.out else None))
+    return 0
+
+
+def list_lake_snapshots(args: argparse.Namespace) -> int:
+    """Snapshot id, time and what changed: the ids --at-snapshot takes."""
+    from ingest.cli.output import print_rows
+    from transforms.lake import lake_location, list_snapshots, open_lake
+
+    with open_lake(lake_location(db_path(args))) as con:
+        snapshots = list_snapshots(con)
+    rows = [
+        (s.snapshot_id, s.snapshot_time, s.message or "", ", ".join(sorted(s.changes)))
+        for s in snapshots
+    ]
+    print_rows(["snapshot", "time", "publish", "changes"], rows, "table")
     return 0

@@ -109,6 +109,7 @@ def build_fetcher(extra_hosts: list[str]) -> Fetcher:
         state_dir=config.state_dir,
         policy=config.policy,
         allowed_hosts=config.allowed_hosts,
+        politeness_url=config.politeness_url,
     )
 
 

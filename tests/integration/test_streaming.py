@@ -347,3 +347,94 @@ def test_first_run_killed_while_migrating_then_rerun_lands_everything(
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert "seen 40, new 40" in rerun.stdout
     assert assert_whole_articles(db_path) == 40
+
+
+def derived_differs_from_views(db_path: Path) -> dict[str, int]:
+    """Rows by which each derived table and the view it materialises differ, both ways."""
+    out = {}
+    with connect(db_path) as con:
+        for table, view in (
+            ("topic_daily_counts", "topic_daily"),
+            ("entity_daily_counts", "entity_mentions"),
+        ):
+            row = con.execute(
+                f"SELECT count(*) FROM ((SELECT * FROM {table} EXCEPT ALL SELECT * FROM {view}) "
+                f"UNION ALL (SELECT * FROM {view} EXCEPT ALL SELECT * FROM {table}))"
+            ).fetchone()
+            out[table] = int(row[0]) if row else -1
+    return out
+
+
+def write_dated_page(path: Path, day: str, note: str) -> None:
+    """A trade story whose page declares its publication day."""
+    path.write_text(
+        "<html><head><title>Gallium export curbs tighten</title>"
+        f'<meta property="article:published_time" content="{day}T08:00:00Z"></head><body>'
+        "<article><h1>Gallium export curbs tighten</h1>"
+        "<p>China tightened export licensing for gallium and germanium, the commerce ministry "
+        "said, widening curbs on rare earth processing technology shipped to the United States."
+        f"</p><p>Washington called the export controls a breach of the trade truce. {note}</p>"
+        "</article></body></html>",
+        encoding="utf-8",
+    )
+
+
+def test_an_article_that_moves_to_another_day_is_recounted_on_both_days(
+    tmp_path: Path, db_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    write_articles(folder, 4)
+    page = folder / "dated.html"
+    write_dated_page(page, "2026-05-01", "First version.")
+    run_pipeline([str(folder)], db_path, workers=1)
+    refresh_derived(db_path)
+    with connect(db_path) as con:
+        day = con.execute(
+            "SELECT CAST(published_at AT TIME ZONE 'UTC' AS DATE) FROM articles WHERE location = ?",
+            [str(page)],
+        ).fetchone()
+    assert day is not None and str(day[0]) == "2026-05-01"
+    assert derived_differs_from_views(db_path) == {
+        "topic_daily_counts": 0,
+        "entity_daily_counts": 0,
+    }
+
+    # The publisher corrects the date: the article leaves May 1st for June 2nd.
+    write_dated_page(page, "2026-06-02", "Corrected version.")
+    run_pipeline([str(folder)], db_path, workers=1)
+    with connect(db_path) as con:
+        stale = con.execute(
+            "SELECT DISTINCT CAST(day AS VARCHAR) FROM derived_stale_days"
+        ).fetchall()
+    assert stale == [("2026-05-01",)]
+    refresh_derived(db_path)
+    assert derived_differs_from_views(db_path) == {
+        "topic_daily_counts": 0,
+        "entity_daily_counts": 0,
+    }
+    with connect(db_path) as con:
+        may = con.execute(
+            "SELECT count(*) FROM topic_daily_counts WHERE day = DATE '2026-05-01'"
+        ).fetchone()
+        left = con.execute("SELECT count(*) FROM derived_stale_days").fetchone()
+    assert may == (0,) and left == (0,)
+
+
+def test_a_retired_article_leaves_the_derived_tables(tmp_path: Path, db_path: Path) -> None:
+    from ingest.reextraction import retire_ids
+
+    folder = tmp_path / "in"
+    write_articles(folder, 3)
+    page = folder / "dated.html"
+    write_dated_page(page, "2026-05-01", "Only version.")
+    run_pipeline([str(folder)], db_path, workers=1)
+    refresh_derived(db_path)
+    with connect(db_path, read_only=False) as con:
+        row = con.execute("SELECT article_id FROM articles WHERE location = ?", [str(page)])
+        (old_id,) = row.fetchone() or ("",)
+        retire_ids(con, [(old_id, "no-longer-this-id")])
+    refresh_derived(db_path)
+    assert derived_differs_from_views(db_path) == {
+        "topic_daily_counts": 0,
+        "entity_daily_counts": 0,
+    }

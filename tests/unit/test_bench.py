@@ -94,7 +94,9 @@ def test_quick_run_reports_every_figure(
     for mark in marks:
         # The mark sums the tree it sampled; the peak is the largest sum the sampler saw.
         parts = mark["parent_mb"] + sum(mark["workers_mb"])
-        assert mark["rss_mb"] == pytest.approx(parts, abs=0.05 * (1 + len(mark["workers_mb"])))
+        assert mark["rss_mb"] == pytest.approx(
+            parts, abs=0.05 * (1 + len(mark["workers_mb"])) + 1e-6
+        )
         assert 0 < mark["parent_mb"] <= mark["rss_mb"] <= pipe["peak_rss_mb"]
     assert 0 < pipe["peak_pss_mb"] <= pipe["peak_rss_mb"] * 1.1
     assert pipe["peak_rss_mb"] < machine["mem_total_gb"] * 1024
@@ -143,16 +145,43 @@ def test_quick_run_reports_every_figure(
     assert floor["articles"] == r["landing"]["articles"] and floor["batch_size"] == LAND_SIZE
     assert rate_agrees(floor["articles"], floor["seconds"], floor["articles_per_s"], 1), floor
 
+    # `tradewire run` includes its refresh; the DAG path lands the same pages.
+    assert 0 < pipe["refresh_s"] < pipe["seconds"]
+    dag = r["dag_path"]
+    assert dag["rows"] == pipe["rows"]
+    assert dag["extract_tasks"] == -(-dag["pages"] // dag["extract_batch_size"])
+    assert "scheduler_path" not in r  # --quick does not start the components
+
+    # The refresh alone at two sizes (--quick), after 100 new and 100 changed articles.
+    growth_rows = r["refresh_growth"]
+    assert [g["articles"] for g in growth_rows] == [50, 200]
+    for g in growth_rows:
+        assert g["refresh_after_100_new_s"] > 0 and g["refresh_after_100_changed_s"] > 0
+    first = growth_rows[0]["refresh_after_100_new_s"]
+    assert growth_rows[-1]["new_vs_smallest"] == pytest.approx(
+        growth_rows[-1]["refresh_after_100_new_s"] / first, rel=0.02, abs=0.01
+    )
+    assert r["refresh_largest_vs_smallest"] == growth_rows[-1]["new_vs_smallest"]
+
+    dag_ratio = r["ratio_dag_path_to_all_core_limit"]
     assert r["targets"] == {
         "ratio_pipeline_to_all_core_limit >= 0.85": ratio >= 0.85,
         "peak_rss_mb <= 600": pipe["peak_rss_mb"] <= 600,
         "rss_growth_pct <= 10": None if growth is None else growth <= 10,
         "landing >= 20,000 articles/s": r["landing"]["articles_per_s"] >= 20_000,
         "tagging >= 1,000 articles/s/core": tag["articles_per_s_per_core"] >= 1_000,
+        "DAG path (dags test) >= 0.80 of the limit": dag_ratio >= 0.80,
+        "DAG path under the scheduler >= 0.80 of the limit": None,
+        "DAG path peak_rss_mb <= 600": dag["peak_rss_mb"] <= 600,
+        "refresh after 100 into the largest <= 2x into the smallest": r[
+            "refresh_largest_vs_smallest"
+        ]
+        <= 2.0,
     }
     report = capsys.readouterr().out
-    assert f"| pipeline end to end ({2 * base} pages) | {pipe['pages_per_s']:.1f} pages/s |" in (
-        report
+    assert (
+        f"| `tradewire run` incl. its refresh ({2 * base} pages) | {pipe['pages_per_s']:.1f} pages/s |"
+        in report
     )
     assert f"| ratio pipeline / limit | {ratio:.3f} |" in report
 

@@ -11,6 +11,8 @@ ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
 
 def test_every_setting_is_in_env_example() -> None:
-    documented = set(re.findall(r"TRADEWIRE_([A-Z0-9_]+)=", ENV_EXAMPLE.read_text(encoding="utf-8")))
+    documented = set(
+        re.findall(r"TRADEWIRE_([A-Z0-9_]+)=", ENV_EXAMPLE.read_text(encoding="utf-8"))
+    )
     declared = {name.upper() for name in Settings.model_fields}
     assert declared == documented

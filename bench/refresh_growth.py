@@ -1,0 +1,89 @@
+"""The refresh after a load, at database sizes of 1k, 10k and 50k articles, side by side.
+
+Each database is landed through the real landing code from the corpus's tagged articles under
+distinct ids, refreshed once in full (untimed: the state a running installation is in), then
+100 new articles land and `refresh_after_load` (what `tradewire run` and the transforms DAG
+run: derived tables, search index, snapshot) is timed; then 100 existing articles change
+their text and it is timed again. A refresh that costs what the database holds grows with the
+size; one that costs what the load landed does not.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SIZES = (1_000, 10_000, 50_000)
+LOAD = 100
+MB = 1024 * 1024
+
+
+def copies_of(tagged: Sequence[Any], prefix: str, start: int, count: int) -> list[Any]:
+    """`count` tagged articles under ids prefix-<n>, each with its own near-duplicate signature."""
+    out = []
+    for i in range(start, start + count):
+        source = tagged[i % len(tagged)]
+        article = replace(source.article, article_id=f"{prefix}-{i:07d}")
+        signature = getattr(article, "minhash", None)
+        if signature:
+            article = replace(article, minhash=os.urandom(len(signature) // 2).hex())
+        out.append(replace(source, article=article))
+    return out
+
+
+def timed_refresh(db: Path, snapshot: str | bool) -> tuple[float, dict[str, int]]:
+    """One refresh_after_load, as the CLI runs it, and its wall time."""
+    from transforms.derived import refresh_after_load
+
+    start = time.perf_counter()
+    out = refresh_after_load(db, snapshot=snapshot)  # type: ignore[arg-type]
+    return time.perf_counter() - start, out
+
+
+def measure_refresh_growth(
+    tagged: Sequence[Any], tmp: Path, sizes: Sequence[int] = DEFAULT_SIZES
+) -> list[dict[str, Any]]:
+    """Refresh cost after landing 100 new and after changing 100 articles, per database size."""
+    from transforms.load import land_batches
+    from transforms.settings import Settings
+
+    snapshot = Settings().snapshot
+    rows = []
+    for size in sizes:
+        db = tmp / f"refresh-{size}.duckdb"
+        base = copies_of(tagged, "bench", 0, size)
+        land_batches(db, [base[i : i + 500] for i in range(0, size, 500)], "bench-base")
+        del base
+        full, _ = timed_refresh(db, snapshot)
+        land_batches(db, [copies_of(tagged, "bench-new", 0, LOAD)], "bench-new")
+        added, _ = timed_refresh(db, snapshot)
+        changed_articles = [
+            replace(
+                t,
+                article=replace(
+                    t.article,
+                    text=t.article.text + " Revised: tariffs.",
+                    content_hash=f"revised-{t.article.content_hash}",
+                ),
+            )
+            for t in copies_of(tagged, "bench", 1, LOAD)
+        ]
+        land_batches(db, [changed_articles], "bench-change")
+        changed, _ = timed_refresh(db, snapshot)
+        rows.append(
+            {
+                "articles": size,
+                "full_refresh_s": round(full, 3),
+                "refresh_after_100_new_s": round(added, 3),
+                "refresh_after_100_changed_s": round(changed, 3),
+                "db_mb": round(db.stat().st_size / MB, 1),
+            }
+        )
+    smallest = rows[0]["refresh_after_100_new_s"] or 1e-9
+    for row in rows:
+        row["new_vs_smallest"] = round(row["refresh_after_100_new_s"] / smallest, 2)
+    return rows
