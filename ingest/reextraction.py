@@ -143,6 +143,8 @@ def retire_ids(con: duckdb.DuckDBPyConnection, moved: Sequence[tuple[str, str]])
             "article_entities",
             "article_minhash",
             "article_lsh_bands",
+            # The search index drops the old id with the article (its postings, at the next rewrite).
+            "search_docs",
             "articles",
         ):
             con.execute(f"DELETE FROM {table} WHERE article_id IN (SELECT old_id FROM pairs)")

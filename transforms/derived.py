@@ -120,9 +120,9 @@ def measure_freshness(db_path: Path, window: timedelta) -> Freshness:
     return Freshness(int(count), p50, p95, worst)
 
 
-# derived_state names of the refreshes that rebuild whole things: the search index and the
-# snapshot. Their watermark is the latest article change they include, so a refresh killed or
-# failed part-way is simply behind, and the next one (any run, `tradewire refresh`) redoes it.
+# derived_state names of the search index and the snapshot. Their watermark is the latest
+# article change they include, so a refresh killed or failed part-way is simply behind, and the
+# next one (any run, `tradewire refresh`) redoes it.
 SEARCH_INDEX = "search_index"
 SNAPSHOT = "snapshot"
 # The lake keeps its own watermark, committed with its rows; this row mirrors it.
@@ -158,23 +158,20 @@ def is_behind(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def refresh_search(db_path: Path, *, force: bool = True) -> int:
-    """Rebuild the full-text index (DuckDB's fts has no incremental update); 0 if unavailable.
+    """Update the full-text index for the articles landed since it last caught up (force: rebuild
+    it whole); the articles it holds, -1 if it was current, 0 if fts is unavailable.
 
-    force=False skips the rebuild when the index already holds every article change (-1).
+    The index sets its own watermark in the transaction that updates it (transforms/searchindex.py).
     """
     from transforms.search import SearchUnavailableError, has_search_index, refresh_search_index
 
     with connect(db_path, read_only=False) as con:
-        latest = latest_change(con)
         if not force and has_search_index(con) and not is_behind(con, SEARCH_INDEX):
             return -1
         try:
-            rows = refresh_search_index(con)
+            return refresh_search_index(con, full=force)
         except SearchUnavailableError:
             return 0
-        if latest is not None:
-            set_watermark(con, SEARCH_INDEX, latest)
-        return rows
 
 
 def publish_snapshot_if_behind(

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     # Publishes between housekeeping runs (merge small files, expire snapshots, delete files).
     lake_maintenance_every: int = 20
 
+    # Search index (transforms/searchindex.py): DuckDB's memory limit while a refresh runs, so a
+    # full rebuild spills its sort to disk instead of growing; empty = DuckDB's own (80% of RAM).
+    search_memory_limit: str = "1GB"
+
     @field_validator("snapshot", mode="before")
     @classmethod
     def _snapshot_from_boolean(cls, value: Any) -> Any:

@@ -41,7 +41,7 @@ EPILOG_SEARCH = """examples:
   tradewire search "rare earth export curbs"
   tradewire search "soybean purchases" --topic agriculture --since 2026-10-01 --limit 5
   tradewire search "entity list" --format json
-  tradewire search --reindex            rebuild the index (after loading outside the pipeline)
+  tradewire search --reindex            rebuild the index whole (`tradewire refresh` updates it)
 """
 EPILOG_EXPORT = """examples:
   tradewire export --format parquet exports/
@@ -117,7 +117,9 @@ def add_search(sub: SubParsers) -> None:
     search.add_argument("--topic", help="only articles tagged with this topic, e.g. rare_earths")
     add_since_option(search)
     search.add_argument("--limit", type=int, default=10, help="at most this many hits")
-    search.add_argument("--reindex", action="store_true", help="rebuild the index (needs a writer)")
+    search.add_argument(
+        "--reindex", action="store_true", help="rebuild the index whole (needs a writer)"
+    )
     add_db_option(search)
     search.add_argument("--format", choices=list(ROW_FORMATS), default="table")
 

@@ -268,7 +268,7 @@ def test_refresh_killed_after_the_landing_is_redone_by_the_next_run(
     # Nothing new to land; the refresh is behind, so the next run does it.
     assert run(db_path, str(seed_folder)) == 0
     assert one(db_path, "SELECT count(*) FROM topic_daily_counts") > 0
-    assert one(db_path, "SELECT count(*) FROM fts_main_articles.docs") == 1
+    assert one(db_path, "SELECT count(*) FROM search_docs") == 1
     assert snapshot_path_for(db_path).exists()
     # And once current, later runs leave them alone.
     stamp = one(db_path, "SELECT refreshed_at FROM derived_state WHERE name = 'search_index'")

@@ -115,6 +115,27 @@ def test_reindex_finds_articles_landed_later(
     assert search_json(capsys, "tungsten", "--db", str(db))[0]["title"] == "Tungsten curbs widen"
 
 
+def test_refresh_indexes_only_what_the_run_landed(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "tungsten.txt").write_text(
+        "Tungsten curbs widen\n\nChina added tungsten and antimony to its export licence list.\n",
+        encoding="utf-8",
+    )
+    with connect(db) as con:
+        before = set(con.execute("SELECT article_id, docid FROM search_docs").fetchall())
+    run_pipeline([str(extra)], db, workers=1)
+    assert main(["refresh", "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert search_json(capsys, "tungsten", "--db", str(db))[0]["title"] == "Tungsten curbs widen"
+    with connect(db) as con:
+        after = set(con.execute("SELECT article_id, docid FROM search_docs").fetchall())
+    # The twelve indexed before keep their documents: nothing but the new article was tokenised.
+    assert before < after and len(after - before) == 1
+
+
 def test_missing_extension_is_one_clear_line(
     db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
