@@ -12,9 +12,10 @@ DOC_MD = """
 ### trade_news_transforms
 Runs whenever `trade_news_ingest` updates the `tradewire_articles` asset.
 
+* **refresh_search** updates the BM25 full-text index for the articles landed, changed or
+  removed since it last ran (first, so that new articles are findable soonest).
 * **refresh_derived** recomputes `topic_daily_counts` and `entity_daily_counts` only for the days
   touched by articles landed since the last refresh (watermarks in `derived_state`).
-* **refresh_search** rebuilds the BM25 full-text index over titles and texts.
 * **publish_snapshot** publishes what changed to the lake (`TRADEWIRE_SNAPSHOT=lake`, the default:
   a DuckLake any number of analysts attach read-only, see docs/lake.md), or copies the database
   to `<db>.snapshot.duckdb` atomically (`file`), for analysts who keep the DuckDB CLI or a
@@ -54,8 +55,9 @@ def trade_news_transforms() -> None:
 
         return publish()
 
-    derived: Any = refresh_derived()
-    derived >> refresh_search() >> publish_snapshot()
+    # Search first: a new article is findable one task sooner (freshness counts search too).
+    search: Any = refresh_search()
+    search >> refresh_derived() >> publish_snapshot()
 
 
 trade_news_transforms()

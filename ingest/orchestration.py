@@ -82,8 +82,8 @@ def refresh_derived_tables() -> dict[str, int]:
 
 
 def refresh_search_index() -> int:
-    """The BM25 index over titles and texts, rebuilt when articles changed since it was built
-    (-1: it was current). A rebuild an earlier run did not finish is redone here."""
+    """The BM25 index over titles and texts, updated for the articles changed since it last ran
+    (-1: it was current); a refresh an earlier run did not finish is redone here."""
     from transforms.derived import refresh_search
 
     return refresh_search(Settings().db, force=False)

@@ -181,7 +181,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     db = existing_db_path(args)
     out = refresh_after_load(db, snapshot=Settings().snapshot, force=args.force)
     rows = out.get("search_index_rows", 0)
-    index = "up to date" if rows < 0 else f"rebuilt ({rows} articles)"
+    index = (
+        "up to date" if rows < 0 else f"{'rebuilt' if args.force else 'updated'} ({rows} articles)"
+    )
     published = out.get("snapshot_published", -2)
     snapshot = {1: "published", 0: "up to date", -1: "failed (see above)"}.get(published, "off")
     if "lake_snapshot" in out:

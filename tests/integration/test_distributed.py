@@ -73,12 +73,16 @@ def site(server: LocalServer, seed_folder: Path, tmp_path: Path) -> dict[str, An
 
 
 def tradewire_env(
-    tmp_path: Path, bucket: str, seed_folder: Path, registry: Path, batch: int
+    tmp_path: Path, bucket: str, seed_folder: Path, registry: Path, batch: int, lake: str
 ) -> dict[str, str]:
     """Where the tasks on both workers read and write: as on several machines, every hand-off
     (staging batches, fetched pages) in object storage and the politeness state in Redis; the
-    DuckDB file and the seeds folder belong to the owner, worker1."""
+    DuckDB file and the seeds folder belong to the owner, worker1; the lake's catalog is in
+    PostgreSQL and its Parquet files in the bucket, for readers on any machine."""
     return {
+        "TRADEWIRE_SNAPSHOT": "lake",
+        "TRADEWIRE_LAKE_CATALOG": lake,
+        "TRADEWIRE_LAKE_DATA_PATH": f"{bucket}/lake",
         "TRADEWIRE_DB": str(tmp_path / "db" / "tradewire.duckdb"),
         "TRADEWIRE_STAGING_ROOT": f"{bucket}/staging",
         "TRADEWIRE_RAW_ROOT": f"{bucket}/raw",
@@ -147,19 +151,25 @@ def landed(db: Path) -> dict[str, Any]:
 
 
 def published_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """The rows readers see, table by table, comparable between the file and its copy."""
+    """The rows readers see, table by table, comparable between the file and the lake."""
     with connect(path, read_only=True) as con:
-        return {
-            "articles": con.execute(
-                "SELECT article_id, content_hash, title FROM articles ORDER BY 1"
-            ).fetchall(),
-            "article_topics": con.execute(
-                "SELECT article_id, topic, score FROM article_topics ORDER BY 1, 2"
-            ).fetchall(),
-            "article_entities": con.execute(
-                "SELECT * FROM article_entities ORDER BY ALL"
-            ).fetchall(),
-        }
+        return published_rows_from(con)
+
+
+def published_rows_from(con: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """The published tables' rows through one connection (the file's or the lake's)."""
+    return {
+        "articles": con.execute(
+            "SELECT article_id, content_hash, title FROM articles ORDER BY 1"
+        ).fetchall(),
+        "article_topics": con.execute(
+            "SELECT article_id, topic, score FROM article_topics ORDER BY 1, 2"
+        ).fetchall(),
+        "article_entities": con.execute("SELECT * FROM article_entities ORDER BY ALL").fetchall(),
+        "topic_daily_counts": con.execute(
+            "SELECT * FROM topic_daily_counts ORDER BY ALL"
+        ).fetchall(),
+    }
 
 
 def assert_every_page_landed_once(db: Path, site: dict[str, Any], server: LocalServer) -> None:
@@ -194,15 +204,24 @@ def gaps(times: list[float]) -> list[float]:
     return [b - a for a, b in zip(times, times[1:], strict=False)]
 
 
-def assert_published_matches(db: Path) -> None:
-    """The analysts' copy the transforms DAG publishes has the DuckDB file's rows.
+def assert_published_matches(db: Path, env: dict[str, str]) -> None:
+    """The lake the transforms DAG publishes has the DuckDB file's rows, read as an analyst on
+    another machine would: the PostgreSQL catalog and the bucket, never the file."""
+    from transforms.lake import lake_location, open_lake
 
-    # TODO(lake): once transforms/lake.py lands (issue-lake), compare the DuckLake tables here
-    # (the transforms DAG publishes them instead of this whole-file copy).
-    """
-    snapshot = db.with_name(f"{db.stem}.snapshot.duckdb")
-    assert snapshot.exists(), "the transforms DAG published no snapshot"
-    assert published_rows(snapshot) == published_rows(db)
+    settings = Settings(
+        lake_catalog=env["TRADEWIRE_LAKE_CATALOG"], lake_data_path=env["TRADEWIRE_LAKE_DATA_PATH"]
+    )
+    with open_lake(lake_location(db, settings)) as lake:
+        assert published_rows_from(lake) == published_rows(db)
+
+
+@pytest.fixture
+def lake_catalog() -> Iterator[str]:
+    """A fresh PostgreSQL database for the lake's catalog, dropped afterwards."""
+    with fresh_database("tradewire_lake") as url:
+        name = url.rsplit("/", 1)[1]
+        yield f"postgres:dbname={name} host=127.0.0.1 port=5432 user=postgres"
 
 
 def extracts_on(stack: Stack, worker: str) -> list[Workload]:
@@ -217,8 +236,9 @@ def test_ingest_runs_on_two_celery_workers_and_lands_every_page_once(
     seed_folder: Path,
     tmp_path: Path,
     s3_env: str,
+    lake_catalog: str,
 ) -> None:
-    env = tradewire_env(tmp_path, s3_env, seed_folder, site["registry"], batch=3)
+    env = tradewire_env(tmp_path, s3_env, seed_folder, site["registry"], batch=3, lake=lake_catalog)
     stack = stack_factory(env)
     deadline = time.monotonic() + DEADLINE
     stack.wait_dag(INGEST, deadline)
@@ -231,7 +251,7 @@ def test_ingest_runs_on_two_celery_workers_and_lands_every_page_once(
     db = Path(env["TRADEWIRE_DB"])
     assert_every_page_landed_once(db, site, server)
     assert_polite(server, db)
-    assert_published_matches(db)
+    assert_published_matches(db, env)
     assert_hand_offs_in_the_bucket(s3_env, db, tmp_path)
 
     # Extraction spread over both workers; what touches the DuckDB file ran only on its owner.
@@ -250,8 +270,9 @@ def test_a_worker_killed_mid_extract_loses_and_duplicates_nothing(
     seed_folder: Path,
     tmp_path: Path,
     s3_env: str,
+    lake_catalog: str,
 ) -> None:
-    env = tradewire_env(tmp_path, s3_env, seed_folder, site["registry"], batch=3)
+    env = tradewire_env(tmp_path, s3_env, seed_folder, site["registry"], batch=3, lake=lake_catalog)
     # A lost task is found by its missing heartbeat: 20 s here instead of Airflow's 300.
     stack = stack_factory(
         env,
@@ -293,5 +314,5 @@ def test_a_worker_killed_mid_extract_loses_and_duplicates_nothing(
     db = Path(env["TRADEWIRE_DB"])
     assert_every_page_landed_once(db, site, server)
     assert_polite(server, db)
-    assert_published_matches(db)
+    assert_published_matches(db, env)
     assert_hand_offs_in_the_bucket(s3_env, db, tmp_path)
