@@ -112,3 +112,26 @@ def measure_refresh_growth(
     for row in rows:
         row["new_vs_smallest"] = round(row["refresh_after_100_new_s"] / smallest, 2)
     return rows
+
+
+def main() -> int:
+    """Print the rows for the corpus pages (python -m bench.refresh_growth [SIZE ...])."""
+    import json
+    import sys
+    import tempfile
+
+    from bench.run_bench import DEFAULT_CORPUS, sample_articles
+
+    sizes = tuple(int(a) for a in sys.argv[1:]) or DEFAULT_SIZES
+    if not DEFAULT_CORPUS.is_dir():
+        print(f"skipped: no corpus at {DEFAULT_CORPUS}")
+        return 0
+    tagged = sample_articles(DEFAULT_CORPUS, os.cpu_count() or 1)
+    with tempfile.TemporaryDirectory(prefix="tradewire-refresh-") as tmp:
+        for row in measure_refresh_growth(tagged, Path(tmp), sizes):
+            print(json.dumps(row), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
