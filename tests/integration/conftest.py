@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from ingest.fetch import Fetcher, FetchPolicy
-from tests.integration.loopback import TEST_POLICY, LocalServer, make_handler
+from tests.integration.loopback import TEST_POLICY, LocalServer, serve_loopback
 
 
 @pytest.fixture
 def server() -> Iterator[LocalServer]:
     """Start a ThreadingHTTPServer on an ephemeral loopback port for one test."""
-    state = LocalServer("127.0.0.1", 0)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
-    httpd.daemon_threads = True
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
+    with serve_loopback() as state:
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=2)
 
 
 @pytest.fixture

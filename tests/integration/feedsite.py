@@ -78,3 +78,15 @@ def serve_feed(
             send(h, 200, body, headers)
 
     server.routes[path] = handler
+
+
+def write_site_registry(path: Path, feed_url: str, folder: Path) -> Path:
+    """A sources.toml naming the loopback feed and a seeds folder, as the DAG tests use."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'[[source]]\nname = "loopback-wire"\nkind = "feed"\nurl = "{feed_url}"\n'
+        f'poll_interval_minutes = 30\n\n[[source]]\nname = "local"\nkind = "folder"\n'
+        f'path = "{folder}"\n',
+        encoding="utf-8",
+    )
+    return path

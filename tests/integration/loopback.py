@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ingest.fetch import FetchPolicy
 
@@ -108,3 +108,22 @@ TEST_POLICY = FetchPolicy(
     robots_ttl=60.0,
     max_crawl_delay=1.0,
 )
+
+
+@contextlib.contextmanager
+def serve_loopback(host: str = "127.0.0.1") -> Iterator[LocalServer]:
+    """A ThreadingHTTPServer on an ephemeral port of a loopback address, stopped afterwards."""
+    state = LocalServer(host, 0)
+    httpd = ThreadingHTTPServer((host, 0), make_handler(state))
+    httpd.daemon_threads = True
+    state.port = httpd.server_address[1]
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=2)

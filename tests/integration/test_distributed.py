@@ -29,7 +29,12 @@ from tests.integration.celerystack import (
     wait_for,
     why_not_runnable,
 )
-from tests.integration.feedsite import page_entries, serve_feed, serve_pages
+from tests.integration.feedsite import (
+    page_entries,
+    serve_feed,
+    serve_pages,
+    write_site_registry,
+)
 from tests.integration.loopback import LocalServer
 from transforms.database import connect
 from transforms.settings import Settings
@@ -57,13 +62,8 @@ def site(server: LocalServer, seed_folder: Path, tmp_path: Path) -> dict[str, An
     entries = page_entries(PAGES)
     serve_pages(server, entries)
     serve_feed(server, entries, etag='"v1"')
-    registry = tmp_path / "conf" / "sources.toml"
-    registry.parent.mkdir()
-    registry.write_text(
-        f'[[source]]\nname = "loopback-wire"\nkind = "feed"\nurl = "{server.url("/feed.xml")}"\n'
-        f'poll_interval_minutes = 30\n\n[[source]]\nname = "local"\nkind = "folder"\n'
-        f'path = "{seed_folder}"\n',
-        encoding="utf-8",
+    registry = write_site_registry(
+        tmp_path / "conf" / "sources.toml", server.url("/feed.xml"), seed_folder
     )
     return {
         "registry": registry,

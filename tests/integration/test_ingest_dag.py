@@ -197,18 +197,18 @@ def test_dag_polls_a_registered_feed_and_lands_its_entries(
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState
 
-    from tests.integration.feedsite import page_entries, serve_feed, serve_pages
+    from tests.integration.feedsite import (
+        page_entries,
+        serve_feed,
+        serve_pages,
+        write_site_registry,
+    )
 
     entries = page_entries(3)
     serve_pages(server, entries)
     serve_feed(server, entries, etag='"v1"')
-    registry = tmp_path / "conf" / "sources.toml"
-    registry.parent.mkdir()
-    registry.write_text(
-        f'[[source]]\nname = "loopback-wire"\nkind = "feed"\nurl = "{server.url("/feed.xml")}"\n'
-        f'poll_interval_minutes = 30\n\n[[source]]\nname = "local"\nkind = "folder"\n'
-        f'path = "{seed_folder}"\n',
-        encoding="utf-8",
+    registry = write_site_registry(
+        tmp_path / "conf" / "sources.toml", server.url("/feed.xml"), seed_folder
     )
     for name, value in {
         "TRADEWIRE_SOURCES_FILE": str(registry),

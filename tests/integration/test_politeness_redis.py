@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,13 @@ from ingest.politeness import (
     redact_url,
 )
 from ingest.polling import poll_config
-from tests.integration.loopback import TEST_POLICY, LocalServer, make_handler, send, static
+from tests.integration.loopback import (
+    TEST_POLICY,
+    LocalServer,
+    send,
+    serve_loopback,
+    static,
+)
 from tests.integration.s3server import free_port
 from transforms.settings import Settings
 
@@ -82,24 +88,14 @@ def site(redis_url: str) -> Iterator[LocalServer]:
     """A loopback HTTP server on its own address; its Redis keys are dropped afterwards."""
     import redis
 
-    state = LocalServer(unique_loopback_host(), 0)
-    httpd = ThreadingHTTPServer((state.host, 0), make_handler(state))
-    httpd.daemon_threads = True
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=2)
-        client = redis.Redis.from_url(redis_url)
-        for key in client.scan_iter(match=f"tradewire:politeness:{state.host}:*"):
-            client.delete(key)
-        client.close()
+    with serve_loopback(unique_loopback_host()) as state:
+        try:
+            yield state
+        finally:
+            client = redis.Redis.from_url(redis_url)
+            for key in client.scan_iter(match=f"tradewire:politeness:{state.host}:*"):
+                client.delete(key)
+            client.close()
 
 
 def arrivals(server: LocalServer, prefix: str = "/") -> list[float]:
